@@ -1,0 +1,123 @@
+using System.Security.Cryptography;
+using System.Text;
+using Sidecars.RateLimiting.Config;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Sidecars.Config;
+
+/// <summary>
+/// YAML → located model → validation that collects every error → compiled snapshot.
+/// Reading the directory is separate from compiling so tests and the embedded default share the compiler.
+/// </summary>
+public static class ConfigLoader
+{
+    /// <summary>
+    /// Reads the <c>*.yaml</c>/<c>*.yml</c> files directly in <paramref name="directory"/>, in ordinal name order.
+    /// Names starting with a dot are skipped: Kubernetes mounts a ConfigMap as <c>..data</c> plus symlinks to it,
+    /// and the symlinks are what we read.
+    /// </summary>
+    public static IReadOnlyList<ConfigSource> ReadDirectory(string directory, ConfigDiagnostics diagnostics)
+    {
+        var sources = new List<ConfigSource>();
+        if (!Directory.Exists(directory))
+        {
+            diagnostics.Add(directory, 1, 1, "config directory does not exist");
+            return sources;
+        }
+
+        var files = Directory.EnumerateFiles(directory)
+            .Where(f => !Path.GetFileName(f).StartsWith('.') && (f.EndsWith(".yaml", StringComparison.Ordinal) || f.EndsWith(".yml", StringComparison.Ordinal)))
+            .Order(StringComparer.Ordinal);
+        foreach (var file in files)
+        {
+            try
+            {
+                sources.Add(new ConfigSource(file, File.ReadAllText(file)));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                diagnostics.Add(file, 1, 1, $"cannot read file: {e.Message}");
+            }
+        }
+
+        return sources;
+    }
+
+    /// <summary>Loads a directory; throws <see cref="ConfigException"/> with every error found.</summary>
+    public static ConfigSnapshot LoadDirectory(string directory)
+    {
+        var diagnostics = new ConfigDiagnostics();
+        var sources = ReadDirectory(directory, diagnostics);
+        var snapshot = Compile(sources, diagnostics);
+        return diagnostics.HasErrors || snapshot is null ? throw new ConfigException(diagnostics.Errors) : snapshot;
+    }
+
+    /// <summary>Compiles sources into a snapshot, or returns null with the errors in <paramref name="diagnostics"/>.</summary>
+    public static ConfigSnapshot? Compile(IReadOnlyList<ConfigSource> sources, ConfigDiagnostics diagnostics)
+    {
+        var domains = new List<DomainDefinition>();
+        foreach (var source in sources)
+        {
+            var root = ParseDocument(source, diagnostics);
+            if (root is null)
+            {
+                continue;
+            }
+
+            domains.Add(RateLimitYamlParser.Parse(new YamlReading(source.Path, diagnostics), root));
+        }
+
+        var rateLimits = RateLimitCompiler.Compile(domains, diagnostics);
+        return diagnostics.HasErrors ? null : new ConfigSnapshot(rateLimits, [.. sources.Select(s => s.Path)], Fingerprint(sources));
+    }
+
+    private static YamlMappingNode? ParseDocument(ConfigSource source, ConfigDiagnostics diagnostics)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(source.Text));
+        }
+        catch (YamlException e)
+        {
+            var message = e.InnerException is YamlException inner ? inner.Message : e.Message;
+            diagnostics.Add(source.Path, (int)e.Start.Line, (int)e.Start.Column, $"invalid YAML: {message}");
+            return null;
+        }
+
+        if (stream.Documents.Count == 0 || YamlReading.IsNull(stream.Documents[0].RootNode))
+        {
+            diagnostics.Add(source.Path, 1, 1, "config file is empty: it cannot have empty domain");
+            return null;
+        }
+
+        if (stream.Documents.Count > 1)
+        {
+            var second = stream.Documents[1].RootNode;
+            diagnostics.Add(source.Path, second, "a config file holds one YAML document; split the others into their own files");
+        }
+
+        if (stream.Documents[0].RootNode is not YamlMappingNode root)
+        {
+            diagnostics.Add(source.Path, stream.Documents[0].RootNode, "a config file must be a mapping with a top-level 'domain'");
+            return null;
+        }
+
+        return root;
+    }
+
+    private static string Fingerprint(IReadOnlyList<ConfigSource> sources)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var source in sources)
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes(source.Path));
+            hash.AppendData([0]);
+            hash.AppendData(Encoding.UTF8.GetBytes(source.Text));
+            hash.AppendData([0]);
+        }
+
+        return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
+    }
+}

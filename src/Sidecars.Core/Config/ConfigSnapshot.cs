@@ -1,0 +1,32 @@
+using Sidecars.RateLimiting;
+
+namespace Sidecars.Config;
+
+/// <summary>
+/// Everything compiled from one consistent read of the config directory. Immutable: a reload builds a
+/// new snapshot and publishes it with one reference swap, so a request sees one config from start to end.
+/// </summary>
+public sealed class ConfigSnapshot
+{
+    public ConfigSnapshot(RateLimitConfig rateLimits, IReadOnlyList<string> files, string fingerprint, long generation = 0)
+    {
+        RateLimits = rateLimits;
+        Files = files;
+        Fingerprint = fingerprint;
+        Generation = generation;
+    }
+
+    public static ConfigSnapshot Empty { get; } = new(RateLimitConfig.Empty, [], string.Empty);
+
+    public RateLimitConfig RateLimits { get; }
+
+    public IReadOnlyList<string> Files { get; }
+
+    /// <summary>A hash of every file's path and content: a reload whose inputs did not change is skipped.</summary>
+    public string Fingerprint { get; }
+
+    /// <summary>1 for the first config loaded, then one more for each reload that was applied.</summary>
+    public long Generation { get; }
+
+    public ConfigSnapshot WithGeneration(long generation) => new(RateLimits, Files, Fingerprint, generation);
+}

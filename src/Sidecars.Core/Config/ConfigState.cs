@@ -1,0 +1,40 @@
+namespace Sidecars.Config;
+
+/// <summary>
+/// Holds the active snapshot. Readers take <see cref="Current"/> once per request; a reload publishes a
+/// new snapshot with one atomic write, or records its errors and keeps the last good one.
+/// </summary>
+public sealed class ConfigState
+{
+    private ConfigSnapshot _current = ConfigSnapshot.Empty;
+    private IReadOnlyList<ConfigError> _lastErrors = [];
+    private long _failedReloads;
+    private long _generation;
+
+    public ConfigSnapshot Current => Volatile.Read(ref _current);
+
+    public bool IsLoaded => Current.Generation > 0;
+
+    public IReadOnlyList<ConfigError> LastErrors => Volatile.Read(ref _lastErrors);
+
+    public long FailedReloads => Interlocked.Read(ref _failedReloads);
+
+    /// <summary>Publishes <paramref name="snapshot"/> as the next generation and clears the last error.</summary>
+    public ConfigSnapshot Publish(ConfigSnapshot snapshot)
+    {
+        var next = snapshot.WithGeneration(Interlocked.Increment(ref _generation));
+        Volatile.Write(ref _current, next);
+        Volatile.Write(ref _lastErrors, []);
+        return next;
+    }
+
+    /// <summary>Forgets the last error once the directory is back to the active config.</summary>
+    public void ClearErrors() => Volatile.Write(ref _lastErrors, []);
+
+    /// <summary>Records a rejected reload; the active snapshot is untouched.</summary>
+    public void Reject(IReadOnlyList<ConfigError> errors)
+    {
+        Volatile.Write(ref _lastErrors, errors);
+        Interlocked.Increment(ref _failedReloads);
+    }
+}

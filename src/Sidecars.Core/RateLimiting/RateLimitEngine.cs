@@ -1,0 +1,360 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
+using Sidecars.Config;
+
+namespace Sidecars.RateLimiting;
+
+/// <summary>
+/// Decides a rate limit request against the active snapshot: resolve each descriptor's limits with
+/// envoyproxy/ratelimit's matching rules, apply <c>replaces</c>, then let the store decide all buckets at once.
+/// </summary>
+public sealed class RateLimitEngine
+{
+    private const int MaxCachedOverrides = 4096;
+    private const int StackKeyLimit = 512;
+
+    // Separators of a bucket key; escaped inside keys and values so two descriptors can never share a bucket by accident.
+    private const char EntrySeparator = '|';
+    private const char ValueSeparator = '=';
+    private const char LimitSeparator = '#';
+    private const char Escape = '\\';
+
+    private readonly ConfigState _config;
+    private readonly IBucketStore _store;
+    private readonly RateLimitEngineOptions _options;
+    private readonly ConcurrentDictionary<(RateLimitUnit, uint), CompiledLimit[]> _overrides = new();
+
+    public RateLimitEngine(ConfigState config, IBucketStore store, RateLimitEngineOptions? options = null)
+    {
+        _config = config;
+        _store = store;
+        _options = options ?? new RateLimitEngineOptions();
+    }
+
+    public RateLimitEngineOptions Options => _options;
+
+    /// <summary>
+    /// Decides <paramref name="query"/>, filling <see cref="RateLimitQuery.Outcomes"/> and <see cref="RateLimitQuery.OverallCode"/>.
+    /// Completes synchronously with an in-memory store. Throws <see cref="RateLimitRequestException"/> for a malformed request.
+    /// </summary>
+    public ValueTask<RateLimitCode> DecideAsync(RateLimitQuery query, CancellationToken cancellationToken = default)
+    {
+        Validate(query);
+        var snapshot = _config.Current;
+        query.Snapshot = snapshot;
+        snapshot.RateLimits.Domains.TryGetValue(query.Domain, out var domain);
+        var resolved = query.Resolved;
+        var outcomes = query.OutcomesMutable;
+        for (var i = 0; i < resolved.Length; i++)
+        {
+            outcomes[i] = new DescriptorOutcome { Code = RateLimitCode.Ok };
+            if (domain is null)
+            {
+                continue;
+            }
+
+            var input = query.Descriptors[i];
+            resolved[i] = input.HasOverride ? Override(input) : Match(domain, query.EntriesOf(i));
+        }
+
+        BuildBatch(query);
+        if (query.Batch.Count == 0)
+        {
+            return new ValueTask<RateLimitCode>(Finish(query));
+        }
+
+        var pending = _store.ApplyAsync(query.Batch, cancellationToken);
+        return pending.IsCompletedSuccessfully
+            ? new ValueTask<RateLimitCode>(Finish(query))
+            : AwaitStore(pending, query);
+    }
+
+    private async ValueTask<RateLimitCode> AwaitStore(ValueTask<bool> pending, RateLimitQuery query)
+    {
+        await pending.ConfigureAwait(false);
+        return Finish(query);
+    }
+
+    /// <summary>
+    /// envoyproxy/ratelimit's lookup: at each level try <c>key_value</c>, then the wildcard values in file
+    /// order, then the key-only default. A limit counts only at the request's last entry; there is no backtracking.
+    /// </summary>
+    public static CompiledLimit[]? Match(DescriptorNode domain, ReadOnlySpan<DescriptorEntry> entries)
+    {
+        CompiledLimit[]? limits = null;
+        var node = domain;
+        for (var i = 0; i < entries.Length; i++)
+        {
+            var entry = entries[i];
+            var next = FindExact(node, entry);
+            if (next is null)
+            {
+                foreach (var wildcard in node.Wildcards)
+                {
+                    if (wildcard.Key == entry.Key && wildcard.Pattern.Matches(entry.Value))
+                    {
+                        next = wildcard.Node;
+                        break;
+                    }
+                }
+            }
+
+            if (next is null)
+            {
+                node.ChildLookup.TryGetValue(entry.Key, out next);
+            }
+
+            if (next is null)
+            {
+                break;
+            }
+
+            if (next.Limits is not null && i == entries.Length - 1)
+            {
+                limits = next.Limits;
+            }
+
+            if (!next.HasChildren)
+            {
+                break;
+            }
+
+            node = next;
+        }
+
+        return limits;
+    }
+
+    private static DescriptorNode? FindExact(DescriptorNode node, DescriptorEntry entry)
+    {
+        var length = entry.Key.Length + 1 + entry.Value.Length;
+        char[]? rented = null;
+        var composite = length <= StackKeyLimit ? stackalloc char[StackKeyLimit] : (rented = ArrayPool<char>.Shared.Rent(length));
+        entry.Key.CopyTo(composite);
+        composite[entry.Key.Length] = '_';
+        entry.Value.CopyTo(composite[(entry.Key.Length + 1)..]);
+        node.ChildLookup.TryGetValue(composite[..length], out var next);
+        if (rented is not null)
+        {
+            ArrayPool<char>.Shared.Return(rented);
+        }
+
+        return next;
+    }
+
+    private CompiledLimit[] Override(DescriptorInput input)
+    {
+        var key = (input.OverrideUnit, input.OverrideRequestsPerUnit);
+        if (_overrides.TryGetValue(key, out var cached))
+        {
+            return cached;
+        }
+
+        CompiledLimit[] created = [new CompiledLimit(input.OverrideUnit, input.OverrideRequestsPerUnit, keySuffix: "ovr:" + RateLimitUnits.Name(input.OverrideUnit))];
+        return _overrides.Count < MaxCachedOverrides ? _overrides.GetOrAdd(key, created) : created;
+    }
+
+    private void BuildBatch(RateLimitQuery query)
+    {
+        var batch = query.Batch;
+        var resolved = query.Resolved;
+        var outcomes = query.OutcomesMutable;
+        var globalShadow = _options.GlobalShadowMode;
+        for (var i = 0; i < resolved.Length; i++)
+        {
+            var limits = resolved[i];
+            if (limits is null)
+            {
+                continue;
+            }
+
+            var hits = query.Descriptors[i].HitsAddend >= 0 ? (ulong)query.Descriptors[i].HitsAddend : Math.Max(query.HitsAddend, 1u);
+            foreach (var limit in limits)
+            {
+                if (limit.Unlimited)
+                {
+                    outcomes[i].Unlimited = true;
+                    outcomes[i].Remaining = uint.MaxValue;
+                    continue;
+                }
+
+                if (limit.Name is not null && IsReplaced(limit.Name, resolved))
+                {
+                    continue;
+                }
+
+                batch.Add(limit, i, hits, enforced: !limit.ShadowMode && !globalShadow);
+                AppendKey(batch, query.Domain, query.EntriesOf(i), limit.KeySuffix);
+            }
+        }
+    }
+
+    /// <summary>envoyproxy/ratelimit's <c>replaces</c>: a named limit is dropped when any matched limit of the request names it.</summary>
+    private static bool IsReplaced(string name, Span<CompiledLimit[]?> resolved)
+    {
+        foreach (var limits in resolved)
+        {
+            if (limits is null)
+            {
+                continue;
+            }
+
+            foreach (var limit in limits)
+            {
+                if (Array.IndexOf(limit.Replaces, name) >= 0)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Bucket key: <c>domain|key=value|key=value#suffix</c>, with separators escaped. See docs/CONFIG.md.</summary>
+    private static void AppendKey(BucketBatch batch, string domain, ReadOnlySpan<DescriptorEntry> entries, string suffix)
+    {
+        AppendEscaped(batch, domain);
+        foreach (var entry in entries)
+        {
+            batch.AppendKey(EntrySeparator);
+            AppendEscaped(batch, entry.Key);
+            batch.AppendKey(ValueSeparator);
+            AppendEscaped(batch, entry.Value);
+        }
+
+        batch.AppendKey(LimitSeparator);
+        batch.AppendKey(suffix);
+    }
+
+    private static void AppendEscaped(BucketBatch batch, ReadOnlySpan<char> text)
+    {
+        while (true)
+        {
+            var at = text.IndexOfAny(['|', '=', '#', '\\']);
+            if (at < 0)
+            {
+                batch.AppendKey(text);
+                return;
+            }
+
+            batch.AppendKey(text[..at]);
+            batch.AppendKey(Escape);
+            batch.AppendKey(text[at]);
+            text = text[(at + 1)..];
+        }
+    }
+
+    private RateLimitCode Finish(RateLimitQuery query)
+    {
+        var outcomes = query.OutcomesMutable;
+        var ops = query.Batch.Operations;
+        foreach (ref readonly var op in ops)
+        {
+            ref var outcome = ref outcomes[op.Descriptor];
+            var first = outcome.Limit is null;
+            if (op.OverLimit)
+            {
+                if (op.Limit.ShadowMode)
+                {
+                    // Shadow mode: counted as over, answered as OK, and reported unless a real over-limit is.
+                    if (outcome.Code != RateLimitCode.OverLimit)
+                    {
+                        Report(ref outcome, op);
+                        outcome.ShadowedOverLimit = true;
+                    }
+                }
+                else if (outcome.Code != RateLimitCode.OverLimit)
+                {
+                    Report(ref outcome, op);
+                    outcome.Code = RateLimitCode.OverLimit;
+                    outcome.ShadowedOverLimit = false;
+                }
+            }
+            else if (outcome.Code != RateLimitCode.OverLimit && !outcome.ShadowedOverLimit && (first || op.Remaining < outcome.Remaining))
+            {
+                // Several limits on one descriptor: report the most restrictive.
+                Report(ref outcome, op);
+            }
+        }
+
+        var overall = RateLimitCode.Ok;
+        foreach (ref readonly var outcome in outcomes)
+        {
+            if (outcome.Code == RateLimitCode.OverLimit)
+            {
+                overall = RateLimitCode.OverLimit;
+            }
+        }
+
+        if (_options.GlobalShadowMode)
+        {
+            overall = RateLimitCode.Ok;
+        }
+
+        query.OverallCode = overall;
+        return overall;
+    }
+
+    private static void Report(ref DescriptorOutcome outcome, in BucketOperation op)
+    {
+        outcome.Limit = op.Limit;
+        outcome.Remaining = op.OverLimit ? 0 : op.Remaining;
+        outcome.ResetAfterNanos = op.ResetAfterNanos;
+        outcome.Unlimited = false;
+    }
+
+    private void Validate(RateLimitQuery query)
+    {
+        if (string.IsNullOrEmpty(query.Domain))
+        {
+            Throw("rate limit domain must not be empty");
+        }
+
+        if (query.DescriptorCount == 0)
+        {
+            Throw("rate limit descriptor list must not be empty");
+        }
+
+        if (query.DescriptorCount > _options.MaxDescriptors)
+        {
+            Throw($"rate limit request has {query.DescriptorCount} descriptors; at most {_options.MaxDescriptors} are accepted");
+        }
+
+        for (var i = 0; i < query.DescriptorCount; i++)
+        {
+            var input = query.Descriptors[i];
+            if (input.EntryCount == 0)
+            {
+                Throw($"descriptor {i} has no entries");
+            }
+
+            if (input.EntryCount > _options.MaxEntriesPerDescriptor)
+            {
+                Throw($"descriptor {i} has {input.EntryCount} entries; at most {_options.MaxEntriesPerDescriptor} are accepted");
+            }
+
+            if (input.HasOverride && RateLimitUnits.Seconds(input.OverrideUnit) == 0)
+            {
+                Throw($"descriptor {i} has a limit override without a valid unit");
+            }
+
+            foreach (var entry in query.EntriesOf(i))
+            {
+                if (entry.Key.Length == 0)
+                {
+                    Throw($"descriptor {i} has an entry with an empty key");
+                }
+
+                if (entry.Key.Length > _options.MaxEntryLength || entry.Value.Length > _options.MaxEntryLength)
+                {
+                    Throw($"descriptor {i} has an entry longer than {_options.MaxEntryLength} characters");
+                }
+            }
+        }
+    }
+
+    [DoesNotReturn]
+    private static void Throw(string message) => throw new RateLimitRequestException(message);
+}

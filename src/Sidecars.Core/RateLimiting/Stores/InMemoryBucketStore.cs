@@ -1,0 +1,241 @@
+using System.Collections.Concurrent;
+
+namespace Sidecars.RateLimiting.Stores;
+
+/// <summary>Bounds and housekeeping of the in-memory store.</summary>
+public sealed class InMemoryStoreOptions
+{
+    /// <summary>Most buckets kept at once. A new key beyond it is decided on a fresh bucket and not stored (counted in <see cref="InMemoryBucketStore.UntrackedDecisions"/>).</summary>
+    public int MaxKeys { get; set; } = 1_000_000;
+
+    /// <summary>How often idle buckets (full again, or past their window) are removed.</summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>
+/// Buckets in this process. Each request locks the stripes of its keys in ascending order (so two requests
+/// never deadlock), decides every bucket, then charges all or none: N parallel callers can never be
+/// granted more than the limit.
+/// </summary>
+public sealed class InMemoryBucketStore : IBucketStore, IDisposable
+{
+    private const int StripeCount = 1024;
+    private const int StackLimit = 64;
+
+    private readonly ConcurrentDictionary<string, Bucket> _buckets = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Bucket>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private readonly object[] _stripes = new object[StripeCount];
+    private readonly TimeProvider _time;
+    private readonly InMemoryStoreOptions _options;
+    private readonly ITimer _sweeper;
+    private int _count;
+    private long _untracked;
+    private long _lastForcedSweep;
+
+    public InMemoryBucketStore(TimeProvider time, InMemoryStoreOptions? options = null)
+    {
+        _time = time;
+        _options = options ?? new InMemoryStoreOptions();
+        _lookup = _buckets.GetAlternateLookup<ReadOnlySpan<char>>();
+        for (var i = 0; i < _stripes.Length; i++)
+        {
+            _stripes[i] = new object();
+        }
+
+        _sweeper = time.CreateTimer(static s => ((InMemoryBucketStore)s!).Sweep(), this, _options.SweepInterval, _options.SweepInterval);
+    }
+
+    /// <summary>Buckets held now.</summary>
+    public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Decisions made on a fresh bucket that could not be stored because <see cref="InMemoryStoreOptions.MaxKeys"/> was reached.</summary>
+    public long UntrackedDecisions => Interlocked.Read(ref _untracked);
+
+    public ValueTask<bool> ApplyAsync(BucketBatch batch, CancellationToken cancellationToken) => new(Apply(batch));
+
+    public bool Apply(BucketBatch batch)
+    {
+        var ops = batch.Operations;
+        int[]? rented = null;
+        var stripes = ops.Length <= StackLimit ? stackalloc int[ops.Length] : (rented = System.Buffers.ArrayPool<int>.Shared.Rent(ops.Length)).AsSpan(0, ops.Length);
+        var states = ops.Length <= StackLimit ? stackalloc BucketState[ops.Length] : new BucketState[ops.Length];
+        for (var i = 0; i < ops.Length; i++)
+        {
+            stripes[i] = StripeOf(batch.Key(ops[i]));
+        }
+
+        stripes.Sort();
+        var locked = 0;
+        try
+        {
+            for (; locked < stripes.Length; locked++)
+            {
+                if (locked == 0 || stripes[locked] != stripes[locked - 1])
+                {
+                    Monitor.Enter(_stripes[stripes[locked]]);
+                }
+            }
+
+            return Decide(batch, ops, states, UnixNanos());
+        }
+        finally
+        {
+            for (var i = locked - 1; i >= 0; i--)
+            {
+                if (i == 0 || stripes[i] != stripes[i - 1])
+                {
+                    Monitor.Exit(_stripes[stripes[i]]);
+                }
+            }
+
+            if (rented is not null)
+            {
+                System.Buffers.ArrayPool<int>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private bool Decide(BucketBatch batch, Span<BucketOperation> ops, Span<BucketState> states, long now)
+    {
+        var denied = false;
+        for (var i = 0; i < ops.Length; i++)
+        {
+            ref var op = ref ops[i];
+            var key = batch.Key(op);
+
+            // Two operations on one bucket in one request: the later one sees the earlier one's charge.
+            var state = default(BucketState);
+            var earlier = EarlierSameBucket(batch, ops, i);
+            if (earlier >= 0)
+            {
+                state = states[earlier];
+            }
+            else if (_lookup.TryGetValue(key, out var bucket))
+            {
+                state = bucket.State;
+            }
+
+            var verdict = BucketMath.Evaluate(op.Limit, state, now, op.Hits);
+            op.OverLimit = verdict.OverLimit;
+            op.Remaining = verdict.Remaining;
+            op.ResetAfterNanos = verdict.ResetAfterNanos;
+            states[i] = verdict.NewState;
+            denied |= verdict.OverLimit && op.Enforced;
+        }
+
+        if (denied)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < ops.Length; i++)
+        {
+            ref var op = ref ops[i];
+            if (!op.OverLimit && op.Hits > 0)
+            {
+                Store(batch.Key(op), states[i], states[i].IdleAfter(op.Limit), now);
+            }
+        }
+
+        return true;
+    }
+
+    private static int EarlierSameBucket(BucketBatch batch, Span<BucketOperation> ops, int index)
+    {
+        var key = batch.Key(ops[index]);
+        for (var j = index - 1; j >= 0; j--)
+        {
+            if (ReferenceEquals(ops[j].Limit, ops[index].Limit) && batch.Key(ops[j]).SequenceEqual(key))
+            {
+                return j;
+            }
+        }
+
+        return -1;
+    }
+
+    private void Store(ReadOnlySpan<char> key, BucketState state, long idleAfter, long now)
+    {
+        if (_lookup.TryGetValue(key, out var bucket))
+        {
+            bucket.State = state;
+            bucket.IdleAfter = idleAfter;
+            return;
+        }
+
+        if (Volatile.Read(ref _count) >= _options.MaxKeys)
+        {
+            SweepIfDue(now);
+            if (Volatile.Read(ref _count) >= _options.MaxKeys)
+            {
+                Interlocked.Increment(ref _untracked);
+                return;
+            }
+        }
+
+        // Only a first sight of a key allocates: the key string and its bucket.
+        if (_lookup.TryAdd(key, new Bucket { State = state, IdleAfter = idleAfter }))
+        {
+            Interlocked.Increment(ref _count);
+        }
+    }
+
+    private void SweepIfDue(long now)
+    {
+        // A full store sweeps at most once a second from the request path; the timer does the rest.
+        var last = Interlocked.Read(ref _lastForcedSweep);
+        if (now - last >= 1_000_000_000 && Interlocked.CompareExchange(ref _lastForcedSweep, now, last) == last)
+        {
+            Sweep();
+        }
+    }
+
+    /// <summary>Removes buckets that are back to their initial state; forgetting them changes no decision.</summary>
+    public void Sweep()
+    {
+        var now = UnixNanos();
+        foreach (var (key, bucket) in _buckets)
+        {
+            if (Volatile.Read(ref bucket.IdleAfter) > now)
+            {
+                continue;
+            }
+
+            // TryEnter, never Enter: a sweep forced from the request path already holds other stripes, and
+            // waiting out of order could deadlock. A busy stripe is simply left for the next sweep.
+            var stripe = _stripes[StripeOf(key)];
+            var held = Monitor.IsEntered(stripe);
+            if (!held && !Monitor.TryEnter(stripe))
+            {
+                continue;
+            }
+
+            try
+            {
+                if (bucket.IdleAfter <= now && _buckets.TryRemove(new KeyValuePair<string, Bucket>(key, bucket)))
+                {
+                    Interlocked.Decrement(ref _count);
+                }
+            }
+            finally
+            {
+                if (!held)
+                {
+                    Monitor.Exit(stripe);
+                }
+            }
+        }
+    }
+
+    public void Dispose() => _sweeper.Dispose();
+
+    private long UnixNanos() => (_time.GetUtcNow().UtcTicks - DateTime.UnixEpoch.Ticks) * 100;
+
+    private static int StripeOf(ReadOnlySpan<char> key) => string.GetHashCode(key) & (StripeCount - 1);
+
+    private sealed class Bucket
+    {
+        public BucketState State;
+        public long IdleAfter;
+    }
+}

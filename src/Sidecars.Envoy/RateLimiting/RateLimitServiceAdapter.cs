@@ -1,0 +1,163 @@
+using Envoy.Service.Ratelimit.V3;
+using Grpc.Core;
+using Sidecars.RateLimiting;
+using static Envoy.Service.Ratelimit.V3.RateLimitResponse.Types;
+using HeaderValue = Envoy.Config.Core.V3.HeaderValue;
+
+namespace Sidecars.Envoy.RateLimiting;
+
+/// <summary>
+/// Envoy's <c>envoy.service.ratelimit.v3.RateLimitService</c>: maps the protobuf request to the core's query,
+/// and the core's outcome back to a response. No decision logic lives here.
+/// </summary>
+public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHeadersOptions headers) : RateLimitService.RateLimitServiceBase
+{
+    // Shared, never mutated: serialising a message only reads it.
+    private static readonly DescriptorStatus OkWithoutLimit = new() { Code = Code.Ok };
+    private static readonly DescriptorStatus OkUnlimited = new() { Code = Code.Ok, LimitRemaining = uint.MaxValue };
+
+    public override async Task<RateLimitResponse> ShouldRateLimit(RateLimitRequest request, ServerCallContext context)
+    {
+        CheckBounds(request);
+        var query = RateLimitQuery.Rent();
+        try
+        {
+            Map(request, query);
+            await engine.DecideAsync(query, context.CancellationToken).ConfigureAwait(false);
+            return BuildResponse(query);
+        }
+        catch (RateLimitRequestException e)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
+        }
+        finally
+        {
+            RateLimitQuery.Return(query);
+        }
+    }
+
+    /// <summary>Rejects oversized requests before copying anything out of them.</summary>
+    private void CheckBounds(RateLimitRequest request)
+    {
+        var options = engine.Options;
+        if (request.Descriptors.Count > options.MaxDescriptors)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"rate limit request has {request.Descriptors.Count} descriptors; at most {options.MaxDescriptors} are accepted"));
+        }
+
+        for (var i = 0; i < request.Descriptors.Count; i++)
+        {
+            if (request.Descriptors[i].Entries.Count > options.MaxEntriesPerDescriptor)
+            {
+                throw new RpcException(new Status(StatusCode.InvalidArgument, $"descriptor {i} has {request.Descriptors[i].Entries.Count} entries; at most {options.MaxEntriesPerDescriptor} are accepted"));
+            }
+        }
+    }
+
+    internal static void Map(RateLimitRequest request, RateLimitQuery query)
+    {
+        query.Domain = request.Domain;
+        query.HitsAddend = request.HitsAddend;
+        foreach (var descriptor in request.Descriptors)
+        {
+            var limit = descriptor.Limit;
+            query.BeginDescriptor(
+                descriptor.HitsAddend is { } hits ? (long)Math.Min(hits, long.MaxValue) : -1,
+                limit is not null,
+                limit?.RequestsPerUnit ?? 0,
+                limit is null ? RateLimitUnit.Unknown : (RateLimitUnit)(int)limit.Unit);
+            foreach (var entry in descriptor.Entries)
+            {
+                query.AddEntry(entry.Key, entry.Value);
+            }
+        }
+    }
+
+    internal RateLimitResponse BuildResponse(RateLimitQuery query)
+    {
+        var response = new RateLimitResponse { OverallCode = (Code)query.OverallCode };
+        var outcomes = query.Outcomes;
+        var tightest = -1;
+        for (var i = 0; i < outcomes.Length; i++)
+        {
+            ref readonly var outcome = ref outcomes[i];
+            if (outcome.Limit is null)
+            {
+                response.Statuses.Add(outcome.Unlimited ? OkUnlimited : OkWithoutLimit);
+                continue;
+            }
+
+            response.Statuses.Add(new DescriptorStatus
+            {
+                Code = outcome.ShadowedOverLimit ? Code.Ok : (Code)outcome.Code,
+                CurrentLimit = new RateLimitResponse.Types.RateLimit
+                {
+                    RequestsPerUnit = outcome.Limit.RequestsPerUnit,
+                    Unit = (RateLimitResponse.Types.RateLimit.Types.Unit)(int)outcome.Limit.Unit,
+                    Name = outcome.Limit.Name ?? string.Empty,
+                },
+                LimitRemaining = outcome.Remaining,
+                DurationUntilReset = ToDuration(outcome.ResetAfterNanos),
+            });
+            if (tightest < 0 || outcome.Remaining < outcomes[tightest].Remaining)
+            {
+                tightest = i;
+            }
+        }
+
+        if (tightest >= 0 && (headers.Enabled || headers.Draft))
+        {
+            AddHeaders(response, outcomes[tightest]);
+        }
+
+        return response;
+    }
+
+    private void AddHeaders(RateLimitResponse response, in DescriptorOutcome outcome)
+    {
+        var limit = outcome.Limit!;
+        var resetSeconds = (outcome.ResetAfterNanos + RateLimitUnits.NanosPerSecond - 1) / RateLimitUnits.NanosPerSecond;
+        if (headers.Enabled)
+        {
+            response.ResponseHeadersToAdd.Add(new HeaderValue { Key = headers.LimitHeader, Value = limit.RequestsPerUnit.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+            response.ResponseHeadersToAdd.Add(new HeaderValue { Key = headers.RemainingHeader, Value = outcome.Remaining.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+            response.ResponseHeadersToAdd.Add(new HeaderValue { Key = headers.ResetHeader, Value = resetSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        }
+
+        if (headers.Draft)
+        {
+            var policy = DraftPolicyName(limit);
+            response.ResponseHeadersToAdd.Add(new HeaderValue { Key = headers.DraftPolicyHeader, Value = $"{policy};q={limit.RequestsPerUnit};w={RateLimitUnits.Seconds(limit.Unit)}" });
+            response.ResponseHeadersToAdd.Add(new HeaderValue { Key = headers.DraftHeader, Value = $"{policy};r={outcome.Remaining};t={resetSeconds}" });
+        }
+    }
+
+    /// <summary>An RFC 8941 sf-string naming the policy: the limit's name, else its unit.</summary>
+    private static string DraftPolicyName(CompiledLimit limit)
+    {
+        var name = limit.Name ?? RateLimitUnits.Name(limit.Unit);
+        var builder = new System.Text.StringBuilder(name.Length + 2).Append('"');
+        foreach (var c in name)
+        {
+            if (c is < ' ' or > '~')
+            {
+                continue;
+            }
+
+            if (c is '"' or '\\')
+            {
+                builder.Append('\\');
+            }
+
+            builder.Append(c);
+        }
+
+        return builder.Append('"').ToString();
+    }
+
+    private static Google.Protobuf.WellKnownTypes.Duration ToDuration(long nanos) => new()
+    {
+        Seconds = nanos / RateLimitUnits.NanosPerSecond,
+        Nanos = (int)(nanos % RateLimitUnits.NanosPerSecond),
+    };
+}

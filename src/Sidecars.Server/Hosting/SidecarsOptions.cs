@@ -1,0 +1,64 @@
+using Sidecars.Envoy.RateLimiting;
+
+namespace Sidecars.Server.Hosting;
+
+/// <summary>
+/// Every setting of the server, bound from the <c>Sidecars</c> configuration section: appsettings.json,
+/// environment variables (<c>SIDECARS__GRPC=...</c>) and the command line, the last one winning.
+/// </summary>
+public sealed class SidecarsOptions
+{
+    public const string Section = "Sidecars";
+
+    /// <summary>Config directory; empty serves the example config embedded in the binary.</summary>
+    public string? Config { get; set; }
+
+    /// <summary><c>HOST:PORT</c> or <c>unix:/path.sock</c>. Default as envoyproxy/ratelimit's GRPC_PORT.</summary>
+    public string Grpc { get; set; } = "127.0.0.1:8081";
+
+    /// <summary><c>HOST:PORT</c> of /healthz and /readyz; empty disables it. Default as envoyproxy/ratelimit's PORT.</summary>
+    public string Http { get; set; } = "127.0.0.1:8080";
+
+    /// <summary>envoyproxy/ratelimit's SHADOW_MODE: every request is answered OK, limits are still counted and reported.</summary>
+    public bool ShadowMode { get; set; }
+
+    /// <summary>Safety-net rescan of the config directory, in case a file event was missed.</summary>
+    public TimeSpan ReloadPollInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long file events are gathered before one reload, so a multi-file update lands once.</summary>
+    public TimeSpan ReloadDebounce { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>How long in-flight calls may finish after SIGTERM.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    public MemoryStoreSettings Memory { get; set; } = new();
+
+    public RequestLimitSettings Requests { get; set; } = new();
+
+    public RateLimitHeadersOptions Headers { get; set; } = new();
+
+    public override string ToString() =>
+        $"config={(string.IsNullOrEmpty(Config) ? "<embedded example>" : Config)} grpc={Grpc} http={(string.IsNullOrEmpty(Http) ? "<off>" : Http)} " +
+        $"shadow_mode={ShadowMode} store=memory(max_keys={Memory.MaxKeys}, sweep={Memory.SweepInterval}) " +
+        $"requests(max_descriptors={Requests.MaxDescriptors}, max_entries={Requests.MaxEntriesPerDescriptor}, max_entry_length={Requests.MaxEntryLength}, max_message_bytes={Requests.MaxMessageBytes}) " +
+        $"headers(legacy={Headers.Enabled}, draft={Headers.Draft}) reload(poll={ReloadPollInterval}, debounce={ReloadDebounce}) shutdown_timeout={ShutdownTimeout}";
+}
+
+public sealed class MemoryStoreSettings
+{
+    public int MaxKeys { get; set; } = 1_000_000;
+
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+public sealed class RequestLimitSettings
+{
+    public int MaxDescriptors { get; set; } = 64;
+
+    public int MaxEntriesPerDescriptor { get; set; } = 32;
+
+    public int MaxEntryLength { get; set; } = 16 * 1024;
+
+    /// <summary>Largest gRPC request accepted; gRPC answers RESOURCE_EXHAUSTED beyond it.</summary>
+    public int MaxMessageBytes { get; set; } = 1024 * 1024;
+}

@@ -1,0 +1,42 @@
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Sidecars.Config;
+
+namespace Sidecars.Server.Http;
+
+/// <summary><c>/healthz</c> (liveness: the process answers) and <c>/readyz</c> (a config is active, and which one).</summary>
+internal static class StatusEndpoints
+{
+    public static void MapStatusEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/healthz", () => Results.Text("ok\n"));
+        endpoints.MapGet("/readyz", (ConfigState state) =>
+        {
+            var snapshot = state.Current;
+            var body = new ReadyStatus(
+                state.IsLoaded,
+                snapshot.Generation,
+                snapshot.Fingerprint,
+                snapshot.Files,
+                snapshot.RateLimits.Domains.Count,
+                state.FailedReloads,
+                [.. state.LastErrors.Select(e => e.ToString())]);
+            return Results.Json(body, StatusJsonContext.Default.ReadyStatus, statusCode: state.IsLoaded ? 200 : 503);
+        });
+    }
+}
+
+internal sealed record ReadyStatus(
+    bool Ready,
+    long Generation,
+    string Fingerprint,
+    IReadOnlyList<string> Files,
+    int Domains,
+    long FailedReloads,
+    IReadOnlyList<string> LastErrors);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(ReadyStatus))]
+internal sealed partial class StatusJsonContext : JsonSerializerContext;

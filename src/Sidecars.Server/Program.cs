@@ -1,0 +1,3 @@
+using Sidecars.Server;
+
+return await Cli.RunAsync(args).ConfigureAwait(false);

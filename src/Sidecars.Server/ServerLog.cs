@@ -1,0 +1,24 @@
+using Microsoft.Extensions.Logging;
+
+namespace Sidecars.Server;
+
+internal static partial class ServerLog
+{
+    [LoggerMessage(1, LogLevel.Information, "sidecars starting: {Settings}")]
+    public static partial void Starting(ILogger logger, string settings);
+
+    [LoggerMessage(2, LogLevel.Information, "listening for {Protocol} on {Address}")]
+    public static partial void Listening(ILogger logger, string protocol, string address);
+
+    [LoggerMessage(3, LogLevel.Information, "config generation {Generation} active: {Domains} domains, {Limits} limits from {Files} files ({Fingerprint})")]
+    public static partial void ConfigLoaded(ILogger logger, long generation, int domains, int limits, int files, string fingerprint);
+
+    [LoggerMessage(4, LogLevel.Error, "config rejected, generation {Generation} stays active: {Error}")]
+    public static partial void ConfigRejected(ILogger logger, long generation, string error);
+
+    [LoggerMessage(5, LogLevel.Warning, "config watcher failed; polling continues")]
+    public static partial void WatcherFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(6, LogLevel.Information, "shutting down: waiting up to {Timeout} for in-flight calls")]
+    public static partial void ShuttingDown(ILogger logger, TimeSpan timeout);
+}
