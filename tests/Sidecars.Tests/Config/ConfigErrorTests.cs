@@ -1,0 +1,115 @@
+using Sidecars.Config;
+
+namespace Sidecars.Tests.Config;
+
+/// <summary>Golden bad configs in Config/Bad: each file's errors must read exactly as its .errors file says.</summary>
+public sealed class ConfigErrorTests
+{
+    private static readonly string BadDirectory = Path.Combine(AppContext.BaseDirectory, "Config", "Bad");
+
+    [Theory]
+    [InlineData("empty_domain")]
+    [InlineData("missing_domain")]
+    [InlineData("empty_key")]
+    [InlineData("duplicate_composite_key")]
+    [InlineData("nested_duplicate_key")]
+    [InlineData("bad_unit")]
+    [InlineData("unlimited_with_unit")]
+    [InlineData("replaces_self")]
+    [InlineData("empty_replaces")]
+    [InlineData("unknown_key")]
+    [InlineData("unknown_limit_key")]
+    [InlineData("bad_requests_per_unit")]
+    [InlineData("invalid_yaml")]
+    [InlineData("bad_algorithm")]
+    [InlineData("burst_with_fixed_window")]
+    [InlineData("both_rate_limit_forms")]
+    [InlineData("duplicate_unit_in_rate_limits")]
+    [InlineData("several_errors")]
+    public void Bad_config_is_reported_with_file_line_and_column(string name)
+    {
+        var source = new ConfigSource(name + ".yaml", File.ReadAllText(Path.Combine(BadDirectory, name + ".yaml")));
+        var expected = File.ReadAllLines(Path.Combine(BadDirectory, name + ".errors"));
+        var diagnostics = new ConfigDiagnostics();
+
+        var snapshot = ConfigLoader.Compile([source], diagnostics);
+
+        Assert.Null(snapshot);
+        Assert.Equal(expected, diagnostics.Errors.Select(e => e.ToString()));
+    }
+
+    [Fact]
+    public void Duplicate_domain_across_files_names_both_files()
+    {
+        var diagnostics = new ConfigDiagnostics();
+        var snapshot = ConfigLoader.Compile(
+            [new ConfigSource("a.yaml", "domain: d\n"), new ConfigSource("b.yaml", "# other\ndomain: d\n")],
+            diagnostics);
+        Assert.Null(snapshot);
+        Assert.Equal("b.yaml:2:9: duplicate domain 'd' in config file (first defined in a.yaml:1)", Assert.Single(diagnostics.Errors).ToString());
+    }
+
+    [Fact]
+    public void Validate_reads_every_yaml_file_of_a_directory_in_name_order()
+    {
+        using var directory = new Infrastructure.TempConfigDirectory();
+        directory.Write("b.yaml", "domain: b\n");
+        directory.Write("a.yml", "domain: a\n");
+        directory.Write("notes.txt", "not config");
+        directory.Write(".hidden.yaml", "not: config");
+        var snapshot = ConfigLoader.LoadDirectory(directory.Path);
+        Assert.Equal(["a.yml", "b.yaml"], snapshot.Files.Select(Path.GetFileName));
+        Assert.Equal(2, snapshot.RateLimits.Domains.Count);
+    }
+
+    [Fact]
+    public void Envoyproxy_ratelimit_example_config_loads_unchanged()
+    {
+        // The shape of envoyproxy/ratelimit's README examples: nested descriptors, key-only defaults,
+        // unlimited, shadow_mode, detailed_metric, replaces, and YAML 1.1 booleans.
+        var diagnostics = new ConfigDiagnostics();
+        var snapshot = ConfigLoader.Compile([new ConfigSource("rl.yaml", """
+            ---
+            domain: mongo_cps
+            descriptors:
+              - key: database
+                value: users
+                rate_limit:
+                  unit: second
+                  requests_per_unit: 500
+              - key: database
+                value: default
+                rate_limit:
+                  unit: second
+                  requests_per_unit: 500
+              - key: remote_address
+                detailed_metric: true
+                rate_limit:
+                  unit: hour
+                  requests_per_unit: 10
+              - key: source_cluster
+                value: proxy
+                descriptors:
+                  - key: destination_cluster
+                    value: bar
+                    shadow_mode: yes
+                    rate_limit:
+                      name: bar
+                      unit: minute
+                      requests_per_unit: 1000
+                  - key: destination_cluster
+                    value: baz
+                    rate_limit:
+                      unlimited: true
+                  - key: destination_cluster
+                    rate_limit:
+                      unit: week
+                      requests_per_unit: 10
+                      replaces:
+                        - name: bar
+            """)], diagnostics);
+        Assert.Empty(diagnostics.Errors);
+        Assert.NotNull(snapshot);
+        Assert.Equal(6, snapshot.RateLimits.LimitCount);
+    }
+}
