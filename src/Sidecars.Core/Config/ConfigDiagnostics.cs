@@ -7,7 +7,9 @@ public sealed class ConfigDiagnostics
 {
     private readonly List<ConfigError> _errors = [];
 
-    public IReadOnlyList<ConfigError> Errors => _errors;
+    /// <summary>Every error, ordered by file, line and column (a stable sort: same-place errors keep their order).</summary>
+    public IReadOnlyList<ConfigError> Errors =>
+        [.. _errors.OrderBy(e => e.File, StringComparer.Ordinal).ThenBy(e => e.Line).ThenBy(e => e.Column)];
 
     public bool HasErrors => _errors.Count > 0;
 

@@ -41,6 +41,7 @@ public sealed class RateLimitEngine
     public ValueTask<RateLimitCode> DecideAsync(RateLimitQuery query, CancellationToken cancellationToken = default)
     {
         Validate(query);
+        query.Batch.Clear();
         var snapshot = _config.Current;
         query.Snapshot = snapshot;
         snapshot.RateLimits.Domains.TryGetValue(query.Domain, out var domain);
