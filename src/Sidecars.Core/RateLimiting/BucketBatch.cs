@@ -14,6 +14,9 @@ public struct BucketOperation
     /// <summary>False for shadow-mode limits (and under global shadow mode): over limit here does not deny the request.</summary>
     public bool Enforced;
 
+    /// <summary>Scratch for the store during one decision (e.g. the bucket it found), so it looks a key up once.</summary>
+    public object? StoreSlot;
+
     public bool OverLimit;
     public uint Remaining;
     public long ResetAfterNanos;

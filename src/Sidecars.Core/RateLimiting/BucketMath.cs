@@ -19,6 +19,9 @@ public readonly record struct BucketVerdict(bool OverLimit, uint Remaining, long
 /// </summary>
 public static class BucketMath
 {
+    // Larger than any tolerance (capped at 1e18 ns) and small enough that now + span never overflows.
+    private const ulong MaxSpan = 2_000_000_000_000_000_000;
+
     public static BucketVerdict Evaluate(CompiledLimit limit, BucketState state, long now, ulong hits) =>
         limit.Algorithm == LimitAlgorithm.FixedWindow
             ? FixedWindow(limit, state, now, hits)
@@ -40,7 +43,7 @@ public static class BucketMath
 
         var tat = Math.Max(state.A, now);
         var tolerance = limit.ToleranceNanos;
-        var cost = (long)((Int128)unit * (hits == 0 ? 1UL : hits) / rate);
+        var cost = MulDiv(unit, hits == 0 ? 1UL : hits, rate);
         var newTat = tat + cost;
         if (newTat - now > tolerance)
         {
@@ -79,6 +82,19 @@ public static class BucketMath
         return new BucketVerdict(false, (uint)(rate - after), resetAfter, new BucketState(start, (long)after));
     }
 
+    /// <summary>a × b / c for non-negative a, rounded down; 64-bit when the product fits, 128-bit otherwise.</summary>
+    private static long MulDiv(long a, ulong b, ulong c)
+    {
+        var high = Math.BigMul((ulong)a, b, out var low);
+        if (high == 0)
+        {
+            return (long)Math.Min(low / c, MaxSpan);
+        }
+
+        // Only reachable with huge bursts on long units; anything past MaxSpan is over every tolerance anyway.
+        return (long)UInt128.Min((UInt128)a * b / c, MaxSpan);
+    }
+
     /// <summary>Whole tokens left in a slack of <paramref name="slackNanos"/>: floor(slack / T), computed without T's rounding.</summary>
     private static uint Remaining(long slackNanos, uint rate, long unit)
     {
@@ -87,7 +103,7 @@ public static class BucketMath
             return 0;
         }
 
-        var tokens = (Int128)slackNanos * rate / unit;
+        var tokens = MulDiv(slackNanos, rate, (ulong)unit);
         return tokens >= uint.MaxValue ? uint.MaxValue : (uint)tokens;
     }
 }

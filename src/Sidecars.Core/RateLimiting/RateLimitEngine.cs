@@ -131,7 +131,7 @@ public sealed class RateLimitEngine
     {
         var length = entry.Key.Length + 1 + entry.Value.Length;
         char[]? rented = null;
-        var composite = length <= StackKeyLimit ? stackalloc char[StackKeyLimit] : (rented = ArrayPool<char>.Shared.Rent(length));
+        var composite = length <= StackKeyLimit ? stackalloc char[length] : (rented = ArrayPool<char>.Shared.Rent(length));
         entry.Key.CopyTo(composite);
         composite[entry.Key.Length] = '_';
         entry.Value.CopyTo(composite[(entry.Key.Length + 1)..]);

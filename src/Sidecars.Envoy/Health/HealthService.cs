@@ -1,54 +1,58 @@
 using Grpc.Core;
 using Grpc.Health.V1;
-using Sidecars.Config;
 using static Grpc.Health.V1.HealthCheckResponse.Types;
 
 namespace Sidecars.Envoy.Health;
 
 /// <summary>
-/// <c>grpc.health.v1.Health</c>: SERVING once a config is loaded. The empty service name and each served
-/// service's full name are known; any other name is NOT_FOUND, as the gRPC health spec says.
+/// <c>grpc.health.v1.Health</c>: SERVING once a config is loaded, NOT_SERVING while draining. The empty
+/// service name and each served service's full name are known; any other is NOT_FOUND (Check) or
+/// SERVICE_UNKNOWN (Watch), as the gRPC health spec says.
 /// </summary>
-public sealed class HealthService(ConfigState config) : Grpc.Health.V1.Health.HealthBase
+public sealed class HealthService(ServingState serving) : Grpc.Health.V1.Health.HealthBase
 {
     private static readonly string[] KnownServices = ["", "envoy.service.ratelimit.v3.RateLimitService"];
 
     public override Task<HealthCheckResponse> Check(HealthCheckRequest request, ServerCallContext context)
     {
-        EnsureKnown(request.Service);
+        if (Array.IndexOf(KnownServices, request.Service) < 0)
+        {
+            throw new RpcException(new Status(StatusCode.NotFound, $"unknown service '{request.Service}'"));
+        }
+
         return Task.FromResult(new HealthCheckResponse { Status = Current() });
     }
 
+    /// <summary>Streams the status on every change; ends when the call is cancelled or the server drains.</summary>
     public override async Task Watch(HealthCheckRequest request, IServerStreamWriter<HealthCheckResponse> responseStream, ServerCallContext context)
     {
+        var known = Array.IndexOf(KnownServices, request.Service) >= 0;
+        using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, serving.Stopping);
         var last = (ServingStatus)(-1);
-        while (!context.CancellationToken.IsCancellationRequested)
+        while (true)
         {
-            var status = Array.IndexOf(KnownServices, request.Service) < 0 ? ServingStatus.ServiceUnknown : Current();
+            var status = known ? Current() : ServingStatus.ServiceUnknown;
             if (status != last)
             {
                 await responseStream.WriteAsync(new HealthCheckResponse { Status = status }).ConfigureAwait(false);
                 last = status;
             }
 
+            if (ended.IsCancellationRequested)
+            {
+                return;
+            }
+
             try
             {
-                await Task.Delay(TimeSpan.FromSeconds(1), context.CancellationToken).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromSeconds(1), ended.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
-                break;
+                // Loop once more: a drain is reported as NOT_SERVING before the stream ends.
             }
         }
     }
 
-    private ServingStatus Current() => config.IsLoaded ? ServingStatus.Serving : ServingStatus.NotServing;
-
-    private static void EnsureKnown(string service)
-    {
-        if (Array.IndexOf(KnownServices, service) < 0)
-        {
-            throw new RpcException(new Status(StatusCode.NotFound, $"unknown service '{service}'"));
-        }
-    }
+    private ServingStatus Current() => serving.IsServing ? ServingStatus.Serving : ServingStatus.NotServing;
 }

@@ -70,6 +70,7 @@ public static class SidecarApp
         builder.Services.AddSingleton<RateLimitEngine>();
         builder.Services.AddSingleton(settings.Headers);
         builder.Services.AddSingleton<RateLimitServiceAdapter>();
+        builder.Services.AddSingleton<ServingState>();
         builder.Services.AddSingleton<HealthService>();
         builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = settings.Requests.MaxMessageBytes);
 
@@ -90,7 +91,11 @@ public static class SidecarApp
                 ServerLog.Listening(logger, "HTTP /healthz /readyz", http.ToString());
             }
         });
-        lifetime.ApplicationStopping.Register(() => ServerLog.ShuttingDown(logger, settings.ShutdownTimeout));
+        lifetime.ApplicationStopping.Register(() =>
+        {
+            ServerLog.ShuttingDown(logger, settings.ShutdownTimeout);
+            app.Services.GetRequiredService<ServingState>().BeginShutdown();
+        });
         return app;
     }
 

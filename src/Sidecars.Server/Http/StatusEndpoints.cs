@@ -3,27 +3,29 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Sidecars.Config;
+using Sidecars.Envoy.Health;
 
 namespace Sidecars.Server.Http;
 
-/// <summary><c>/healthz</c> (liveness: the process answers) and <c>/readyz</c> (a config is active, and which one).</summary>
+/// <summary><c>/healthz</c> (liveness: the process answers) and <c>/readyz</c> (a config is active and the server is not draining, and which config).</summary>
 internal static class StatusEndpoints
 {
     public static void MapStatusEndpoints(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/healthz", () => Results.Text("ok\n"));
-        endpoints.MapGet("/readyz", (ConfigState state) =>
+        endpoints.MapGet("/readyz", (ConfigState state, ServingState serving) =>
         {
+            var ready = serving.IsServing;
             var snapshot = state.Current;
             var body = new ReadyStatus(
-                state.IsLoaded,
+                ready,
                 snapshot.Generation,
                 snapshot.Fingerprint,
                 snapshot.Files,
                 snapshot.RateLimits.Domains.Count,
                 state.FailedReloads,
                 [.. state.LastErrors.Select(e => e.ToString())]);
-            return Results.Json(body, StatusJsonContext.Default.ReadyStatus, statusCode: state.IsLoaded ? 200 : 503);
+            return Results.Json(body, StatusJsonContext.Default.ReadyStatus, statusCode: ready ? 200 : 503);
         });
     }
 }

@@ -113,6 +113,7 @@ public sealed class InMemoryBucketStore : IBucketStore, IDisposable
             else if (_lookup.TryGetValue(key, out var bucket))
             {
                 state = bucket.State;
+                op.StoreSlot = bucket;
             }
 
             var verdict = BucketMath.Evaluate(op.Limit, state, now, op.Hits);
@@ -133,7 +134,15 @@ public sealed class InMemoryBucketStore : IBucketStore, IDisposable
             ref var op = ref ops[i];
             if (!op.OverLimit && op.Hits > 0)
             {
-                Store(batch.Key(op), states[i], states[i].IdleAfter(op.Limit), now);
+                if (op.StoreSlot is Bucket found)
+                {
+                    found.State = states[i];
+                    found.IdleAfter = states[i].IdleAfter(op.Limit);
+                }
+                else
+                {
+                    Store(batch.Key(op), states[i], states[i].IdleAfter(op.Limit), now);
+                }
             }
         }
 
@@ -202,10 +211,10 @@ public sealed class InMemoryBucketStore : IBucketStore, IDisposable
             }
 
             // TryEnter, never Enter: a sweep forced from the request path already holds other stripes, and
-            // waiting out of order could deadlock. A busy stripe is simply left for the next sweep.
+            // waiting out of order could deadlock. A busy stripe is left for the next sweep, and so is one this
+            // thread holds: the request holding it may be about to charge one of its buckets.
             var stripe = _stripes[StripeOf(key)];
-            var held = Monitor.IsEntered(stripe);
-            if (!held && !Monitor.TryEnter(stripe))
+            if (Monitor.IsEntered(stripe) || !Monitor.TryEnter(stripe))
             {
                 continue;
             }
@@ -219,10 +228,7 @@ public sealed class InMemoryBucketStore : IBucketStore, IDisposable
             }
             finally
             {
-                if (!held)
-                {
-                    Monitor.Exit(stripe);
-                }
+                Monitor.Exit(stripe);
             }
         }
     }
