@@ -34,6 +34,12 @@ public sealed class BucketBatch
 
     public int Count { get; private set; }
 
+    /// <summary>The domain the operations belong to, with its backend policies.</summary>
+    public RateLimitDomain? Domain { get; set; }
+
+    /// <summary>Set by a store that could not reach its backend and answered by the domain's failure policy.</summary>
+    public bool BackendUnavailable { get; set; }
+
     public Span<BucketOperation> Operations => _operations.AsSpan(0, Count);
 
     public ReadOnlySpan<char> Key(in BucketOperation operation) => _keys.AsSpan(operation.KeyStart, operation.KeyLength);
@@ -71,6 +77,8 @@ public sealed class BucketBatch
         Array.Clear(_operations, 0, Count);
         Count = 0;
         _keyLength = 0;
+        Domain = null;
+        BackendUnavailable = false;
     }
 
     private void EnsureKeyCapacity(int more)

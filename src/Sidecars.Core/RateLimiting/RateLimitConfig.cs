@@ -3,16 +3,16 @@ namespace Sidecars.RateLimiting;
 /// <summary>The compiled, immutable rate limit part of a config snapshot: domain name to descriptor tree.</summary>
 public sealed class RateLimitConfig
 {
-    public static readonly RateLimitConfig Empty = new(new Dictionary<string, DescriptorNode>(StringComparer.Ordinal));
+    public static readonly RateLimitConfig Empty = new(new Dictionary<string, RateLimitDomain>(StringComparer.Ordinal));
 
-    public RateLimitConfig(Dictionary<string, DescriptorNode> domains)
+    public RateLimitConfig(Dictionary<string, RateLimitDomain> domains)
     {
         Domains = domains;
     }
 
-    public Dictionary<string, DescriptorNode> Domains { get; }
+    public Dictionary<string, RateLimitDomain> Domains { get; }
 
-    public int LimitCount => Domains.Values.Sum(Count);
+    public int LimitCount => Domains.Values.Sum(d => Count(d.Root));
 
     private static int Count(DescriptorNode node) =>
         (node.Limits?.Length ?? 0) + node.Children.Values.Sum(Count);

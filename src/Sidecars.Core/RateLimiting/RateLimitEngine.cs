@@ -56,9 +56,10 @@ public sealed class RateLimitEngine
             }
 
             var input = query.Descriptors[i];
-            resolved[i] = input.HasOverride ? Override(input) : Match(domain, query.EntriesOf(i));
+            resolved[i] = input.HasOverride ? Override(input) : Match(domain.Root, query.EntriesOf(i));
         }
 
+        query.Batch.Domain = domain;
         BuildBatch(query);
         if (query.Batch.Count == 0)
         {

@@ -73,6 +73,9 @@ public sealed class RateLimitQuery
 
     public RateLimitCode OverallCode { get; internal set; }
 
+    /// <summary>The store could not reach its backend; the decision came from the domain's failure policy.</summary>
+    public bool BackendUnavailable => Batch.BackendUnavailable;
+
     internal BucketBatch Batch { get; } = new();
 
     /// <summary>The snapshot the decision was made with; kept so that the response reflects one config.</summary>

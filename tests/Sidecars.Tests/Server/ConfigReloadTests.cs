@@ -127,7 +127,7 @@ public sealed class ConfigReloadTests
         Assert.Equal(
             [
                 Path.Combine(directory.Path, "a.yaml") + ":3:10: descriptor has empty key",
-                Path.Combine(directory.Path, "b.yaml") + ":2:1: config error, unknown key 'bogus' in a rate limit config file (valid keys: domain, descriptors)",
+                Path.Combine(directory.Path, "b.yaml") + ":2:1: config error, unknown key 'bogus' in a rate limit config file (valid keys: domain, descriptors, on_backend_error, hash_tag)",
             ],
             error.Errors.Select(e => e.ToString()));
     }

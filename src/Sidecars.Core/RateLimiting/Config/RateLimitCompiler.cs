@@ -7,7 +7,7 @@ internal static class RateLimitCompiler
 {
     public static RateLimitConfig Compile(IReadOnlyList<DomainDefinition> definitions, ConfigDiagnostics diagnostics)
     {
-        var domains = new Dictionary<string, DescriptorNode>(StringComparer.Ordinal);
+        var domains = new Dictionary<string, RateLimitDomain>(StringComparer.Ordinal);
         var firstSeen = new Dictionary<string, DomainDefinition>(StringComparer.Ordinal);
         foreach (var definition in definitions)
         {
@@ -24,7 +24,8 @@ internal static class RateLimitCompiler
             }
 
             firstSeen.Add(definition.Domain, definition);
-            domains.Add(definition.Domain, CompileLevel(definition.File, definition.Domain + ".", definition.Descriptors, diagnostics, null));
+            var root = CompileLevel(definition.File, definition.Domain + ".", definition.Descriptors, diagnostics, null);
+            domains.Add(definition.Domain, new RateLimitDomain(definition.Domain, root, definition.OnBackendError, definition.HashTagDomain));
         }
 
         return new RateLimitConfig(domains);

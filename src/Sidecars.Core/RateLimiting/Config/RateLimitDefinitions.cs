@@ -3,7 +3,13 @@ using YamlDotNet.RepresentationModel;
 namespace Sidecars.RateLimiting.Config;
 
 /// <summary>One file's <c>domain:</c> document as written, with the nodes kept for error locations.</summary>
-internal sealed record DomainDefinition(string File, string Domain, YamlNode? DomainNode, IReadOnlyList<DescriptorDefinition> Descriptors);
+internal sealed record DomainDefinition(
+    string File,
+    string Domain,
+    YamlNode? DomainNode,
+    IReadOnlyList<DescriptorDefinition> Descriptors,
+    BackendErrorPolicy? OnBackendError = null,
+    bool HashTagDomain = false);
 
 internal sealed record DescriptorDefinition(
     string Key,

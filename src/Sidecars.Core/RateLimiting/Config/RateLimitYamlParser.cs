@@ -9,7 +9,7 @@ namespace Sidecars.RateLimiting.Config;
 /// </summary>
 internal static class RateLimitYamlParser
 {
-    public static readonly string[] RootKeys = ["domain", "descriptors"];
+    public static readonly string[] RootKeys = ["domain", "descriptors", "on_backend_error", "hash_tag"];
 
     private static readonly string[] DescriptorKeys =
         ["key", "value", "rate_limit", "rate_limits", "descriptors", "shadow_mode", "detailed_metric"];
@@ -30,7 +30,32 @@ internal static class RateLimitYamlParser
         }
 
         var descriptors = ParseDescriptors(yaml, yaml.Sequence(root, "descriptors"));
-        return new DomainDefinition(yaml.File, domain, domainNode, descriptors);
+        BackendErrorPolicy? onError = null;
+        switch (yaml.String(root, "on_backend_error"))
+        {
+            case null:
+                break;
+            case "allow":
+                onError = BackendErrorPolicy.Allow;
+                break;
+            case "deny":
+                onError = BackendErrorPolicy.Deny;
+                break;
+            case "local":
+                onError = BackendErrorPolicy.Local;
+                break;
+            case var other:
+                yaml.Error(YamlReading.Get(root, "on_backend_error"), $"invalid on_backend_error '{other}' (valid: allow, deny, local)");
+                break;
+        }
+
+        var hashTag = yaml.String(root, "hash_tag");
+        if (hashTag is not null && hashTag != "domain" && hashTag != "bucket")
+        {
+            yaml.Error(YamlReading.Get(root, "hash_tag"), $"invalid hash_tag '{hashTag}' (valid: bucket, domain)");
+        }
+
+        return new DomainDefinition(yaml.File, domain, domainNode, descriptors, onError, hashTag == "domain");
     }
 
     private static List<DescriptorDefinition> ParseDescriptors(YamlReading yaml, YamlSequenceNode? sequence)
