@@ -13,7 +13,7 @@ public static class Cli
     private const string Usage = """
         usage:
           sidecars                                   serve the embedded example config (in-memory limiter)
-          sidecars serve [--config DIR] [--grpc HOST:PORT|unix:/path.sock] [--http HOST:PORT] [--shadow-mode]
+          sidecars serve [--config DIR] [--grpc HOST:PORT|unix:/path.sock] [--http HOST:PORT] [--redis CONFIG] [--shadow-mode]
           sidecars validate DIR                      exit 0 if DIR is a valid config, else print file:line:col: message and exit 1
         every setting can also be given as an environment variable (SIDECARS__GRPC, SIDECARS__MEMORY__MAXKEYS, ...)
         or in appsettings.json under "Sidecars"; see docs/CONFIG.md
@@ -40,6 +40,7 @@ public static class Cli
                         "--grpc" => "Grpc",
                         "--http" => "Http",
                         "--shadow-mode" => "ShadowMode",
+                        "--redis" => "Redis:Configuration",
                         _ => null,
                     };
                     if (key is null || (key != "ShadowMode" && i + 1 >= args.Length))

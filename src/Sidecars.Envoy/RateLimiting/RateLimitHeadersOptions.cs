@@ -20,4 +20,9 @@ public sealed class RateLimitHeadersOptions
     public string DraftHeader { get; set; } = "RateLimit";
 
     public string DraftPolicyHeader { get; set; } = "RateLimit-Policy";
+
+    /// <summary>When a shared store could not be reached and the failure policy answered, add <see cref="BackendHeader"/>: unavailable.</summary>
+    public bool Backend { get; set; }
+
+    public string BackendHeader { get; set; } = "x-ratelimit-backend";
 }

@@ -110,6 +110,11 @@ public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHea
             AddHeaders(response, outcomes[tightest]);
         }
 
+        if (query.BackendUnavailable && headers.Backend)
+        {
+            response.ResponseHeadersToAdd.Add(new HeaderValue { Key = headers.BackendHeader, Value = "unavailable" });
+        }
+
         return response;
     }
 

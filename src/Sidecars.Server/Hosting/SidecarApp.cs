@@ -11,6 +11,7 @@ using Sidecars.Envoy.Health;
 using Sidecars.Envoy.RateLimiting;
 using Sidecars.RateLimiting;
 using Sidecars.RateLimiting.Stores;
+using Sidecars.Redis;
 using Sidecars.Server.Config;
 using Sidecars.Server.Http;
 
@@ -59,7 +60,19 @@ public static class SidecarApp
         builder.Services.AddSingleton(sp => new InMemoryBucketStore(
             sp.GetRequiredService<TimeProvider>(),
             new InMemoryStoreOptions { MaxKeys = settings.Memory.MaxKeys, SweepInterval = settings.Memory.SweepInterval }));
-        builder.Services.AddSingleton<IBucketStore>(sp => sp.GetRequiredService<InMemoryBucketStore>());
+        if (string.IsNullOrEmpty(settings.Redis.Configuration))
+        {
+            builder.Services.AddSingleton<IBucketStore>(sp => sp.GetRequiredService<InMemoryBucketStore>());
+        }
+        else
+        {
+            // Connecting does not wait for Redis: until it answers, each domain's failure policy does.
+            builder.Services.AddSingleton(sp => RedisBucketStore.ConnectAsync(
+                settings.Redis, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<InMemoryBucketStore>()).GetAwaiter().GetResult());
+            builder.Services.AddSingleton<IBucketStore>(sp => sp.GetRequiredService<RedisBucketStore>());
+        }
+
+        builder.Services.AddSingleton(sp => (IStoreStatusSource)sp.GetRequiredService<IBucketStore>());
         builder.Services.AddSingleton(new RateLimitEngineOptions
         {
             GlobalShadowMode = settings.ShadowMode,
@@ -82,6 +95,7 @@ public static class SidecarApp
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sidecars");
         ServerLog.Starting(logger, settings.ToString());
         app.Services.GetRequiredService<ConfigReloader>().LoadInitial();
+        _ = app.Services.GetRequiredService<IBucketStore>();
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         lifetime.ApplicationStarted.Register(() =>
         {

@@ -1,4 +1,5 @@
 using Sidecars.Envoy.RateLimiting;
+using Sidecars.Redis;
 
 namespace Sidecars.Server.Hosting;
 
@@ -33,15 +34,28 @@ public sealed class SidecarsOptions
 
     public MemoryStoreSettings Memory { get; set; } = new();
 
+    /// <summary>Shared buckets in Redis when <see cref="RedisStoreOptions.Configuration"/> is set (<c>--redis</c>); else in memory.</summary>
+    public RedisStoreOptions Redis { get; set; } = new();
+
     public RequestLimitSettings Requests { get; set; } = new();
 
     public RateLimitHeadersOptions Headers { get; set; } = new();
 
     public override string ToString() =>
         $"config={(string.IsNullOrEmpty(Config) ? "<embedded example>" : Config)} grpc={Grpc} http={(string.IsNullOrEmpty(Http) ? "<off>" : Http)} " +
-        $"shadow_mode={ShadowMode} store=memory(max_keys={Memory.MaxKeys}, sweep={Memory.SweepInterval}) " +
+        $"shadow_mode={ShadowMode} store={StoreDescription()} " +
         $"requests(max_descriptors={Requests.MaxDescriptors}, max_entries={Requests.MaxEntriesPerDescriptor}, max_entry_length={Requests.MaxEntryLength}, max_message_bytes={Requests.MaxMessageBytes}) " +
-        $"headers(legacy={Headers.Enabled}, draft={Headers.Draft}) reload(poll={ReloadPollInterval}, debounce={ReloadDebounce}) shutdown_timeout={ShutdownTimeout}";
+        $"headers(legacy={Headers.Enabled}, draft={Headers.Draft}, backend={Headers.Backend}) reload(poll={ReloadPollInterval}, debounce={ReloadDebounce}) shutdown_timeout={ShutdownTimeout}";
+
+    private string StoreDescription() => string.IsNullOrEmpty(Redis.Configuration)
+        ? $"memory(max_keys={Memory.MaxKeys}, sweep={Memory.SweepInterval})"
+        : $"redis({RedactPasswords(Redis.Configuration)}, prefix={Redis.KeyPrefix}, timeout={Redis.OperationTimeout}, on_backend_error={Redis.OnBackendError}, " +
+          $"fallback_replicas={Redis.FallbackReplicas}, circuit={Redis.CircuitFailureThreshold}x/{Redis.CircuitBreakDuration}, over_limit_cache={Redis.OverLimitCacheSize})";
+
+    /// <summary>Secrets never reach the log: <c>password=</c> values are masked.</summary>
+    private static string RedactPasswords(string configuration) =>
+        string.Join(',', configuration.Split(',').Select(part =>
+            part.TrimStart().StartsWith("password=", StringComparison.OrdinalIgnoreCase) ? "password=***" : part));
 }
 
 public sealed class MemoryStoreSettings

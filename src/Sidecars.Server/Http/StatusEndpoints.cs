@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Sidecars.Config;
 using Sidecars.Envoy.Health;
+using Sidecars.RateLimiting;
 
 namespace Sidecars.Server.Http;
 
@@ -13,7 +14,7 @@ internal static class StatusEndpoints
     public static void MapStatusEndpoints(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/healthz", () => Results.Text("ok\n"));
-        endpoints.MapGet("/readyz", (ConfigState state, ServingState serving) =>
+        endpoints.MapGet("/readyz", (ConfigState state, ServingState serving, IStoreStatusSource store) =>
         {
             var ready = serving.IsServing;
             var snapshot = state.Current;
@@ -24,7 +25,8 @@ internal static class StatusEndpoints
                 snapshot.Files,
                 snapshot.RateLimits.Domains.Count,
                 state.FailedReloads,
-                [.. state.LastErrors.Select(e => e.ToString())]);
+                [.. state.LastErrors.Select(e => e.ToString())],
+                store.Status());
             return Results.Json(body, StatusJsonContext.Default.ReadyStatus, statusCode: ready ? 200 : 503);
         });
     }
@@ -37,7 +39,8 @@ internal sealed record ReadyStatus(
     IReadOnlyList<string> Files,
     int Domains,
     long FailedReloads,
-    IReadOnlyList<string> LastErrors);
+    IReadOnlyList<string> LastErrors,
+    StoreStatus Store);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(ReadyStatus))]

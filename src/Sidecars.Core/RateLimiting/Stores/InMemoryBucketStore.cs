@@ -17,7 +17,7 @@ public sealed class InMemoryStoreOptions
 /// never deadlock), decides every bucket, then charges all or none: N parallel callers can never be
 /// granted more than the limit.
 /// </summary>
-public sealed class InMemoryBucketStore : IBucketStore, IDisposable
+public sealed class InMemoryBucketStore : IBucketStore, IStoreStatusSource, IDisposable
 {
     private const int StripeCount = 1024;
     private const int StackLimit = 64;
@@ -234,6 +234,13 @@ public sealed class InMemoryBucketStore : IBucketStore, IDisposable
     }
 
     public void Dispose() => _sweeper.Dispose();
+
+    public StoreStatus Status() => new("memory", true, new Dictionary<string, long>
+    {
+        ["keys"] = Count,
+        ["max_keys"] = _options.MaxKeys,
+        ["untracked_decisions"] = UntrackedDecisions,
+    });
 
     private long UnixNanos() => (_time.GetUtcNow().UtcTicks - DateTime.UnixEpoch.Ticks) * 100;
 

@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+
+namespace Sidecars.Tests.Infrastructure;
+
+/// <summary>
+/// A real redis-server process on a free loopback port, in a temp directory, with persistence off.
+/// It can be killed and started again on the same port (to test reconnection and NOSCRIPT).
+/// </summary>
+internal sealed class RedisServer : IDisposable
+{
+    private readonly string _directory;
+    private readonly string[] _extraArgs;
+    private Process? _process;
+
+    private RedisServer(int port, string[] extraArgs)
+    {
+        Port = port;
+        _extraArgs = extraArgs;
+        _directory = Path.Combine(Path.GetTempPath(), $"sidecars-redis-{port}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(_directory);
+    }
+
+    public int Port { get; }
+
+    public string Endpoint => $"127.0.0.1:{Port}";
+
+    /// <summary>A StackExchange.Redis configuration string for this server.</summary>
+    public string Configuration => $"{Endpoint},connectTimeout=2000,syncTimeout=2000,asyncTimeout=2000";
+
+    public static RedisServer Start(params string[] extraArgs)
+    {
+        var server = new RedisServer(FreePort.Next(), extraArgs);
+        server.Start();
+        return server;
+    }
+
+    public void Start()
+    {
+        string[] args = ["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _directory, .. _extraArgs];
+        try
+        {
+            _process = Process.Start(new ProcessStartInfo("redis-server", args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new InvalidOperationException("redis-server is not installed: run scripts/test.sh (it installs Debian's redis-server) or `apt-get install redis-server`", e);
+        }
+
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            if (Cli("PING").Trim() == "PONG")
+            {
+                return;
+            }
+
+            Thread.Sleep(25);
+        }
+
+        throw new InvalidOperationException($"redis-server did not answer on {Endpoint}");
+    }
+
+    /// <summary>Kills the server at once (SIGKILL): clients see the connection drop mid-flight.</summary>
+    public void Kill()
+    {
+        if (_process is { HasExited: false })
+        {
+            _process.Kill();
+            _process.WaitForExit(10_000);
+        }
+
+        // Wait until the port refuses connections.
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(5) && Accepts())
+        {
+            Thread.Sleep(25);
+        }
+    }
+
+    /// <summary>Runs redis-cli against this server and returns its output.</summary>
+    public string Cli(params string[] command)
+    {
+        using var cli = Process.Start(new ProcessStartInfo("redis-cli", ["-h", "127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), .. command])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var output = cli.StandardOutput.ReadToEnd();
+        cli.WaitForExit(10_000);
+        return output;
+    }
+
+    /// <summary>How many times a command ran, from INFO commandstats (e.g. "evalsha").</summary>
+    public long CommandCount(string command)
+    {
+        foreach (var line in Cli("INFO", "commandstats").Split('\n'))
+        {
+            if (line.StartsWith($"cmdstat_{command}:calls=", StringComparison.Ordinal))
+            {
+                var calls = line[$"cmdstat_{command}:calls=".Length..];
+                return long.Parse(calls[..calls.IndexOf(',', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        return 0;
+    }
+
+    private bool Accepts()
+    {
+        try
+        {
+            using var client = new TcpClient();
+            client.Connect("127.0.0.1", Port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    public void Dispose()
+    {
+        Kill();
+        _process?.Dispose();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
