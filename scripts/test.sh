@@ -8,8 +8,14 @@ cd "$(dirname "$0")/.."
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-# What the tests need from Debian's packages. Nothing yet: the rate limit tests use only loopback and the
-# in-memory store. (The Redis issue adds redis-server here.)
+# What the tests need from Debian's packages: a real redis-server (and redis-cli for the cluster tests).
+# The tests start their own servers on free loopback ports; nothing is started here.
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+  echo "== installing redis-server and redis-tools from Debian's packages"
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends redis-server redis-tools >/dev/null
+fi
 
 echo "== build"
 dotnet build Sidecars.sln -c Release -nologo -clp:ErrorsOnly

@@ -25,8 +25,8 @@ internal sealed class OverLimitCache(int capacity, TimeProvider time)
             return TimeSpan.Zero;
         }
 
-        var left = until - time.GetTimestamp();
-        return left > 0 ? TimeSpan.FromTicks(left * TimeSpan.TicksPerSecond / time.TimestampFrequency) : TimeSpan.Zero;
+        var now = time.GetTimestamp();
+        return until > now ? time.GetElapsedTime(now, until) : TimeSpan.Zero;
     }
 
     public void CountHit() => Interlocked.Increment(ref _hits);

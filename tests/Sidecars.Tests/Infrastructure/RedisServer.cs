@@ -35,6 +35,15 @@ internal sealed class RedisServer : IDisposable
         return server;
     }
 
+    /// <summary>A node for a Redis Cluster: cluster mode on, its bus port (port + 10000) free.</summary>
+    public static RedisServer StartClusterNode()
+    {
+        var port = FreePortPair.Next();
+        var server = new RedisServer(port, ["--cluster-enabled", "yes", "--cluster-config-file", $"nodes-{port}.conf", "--cluster-node-timeout", "5000"]);
+        server.Start();
+        return server;
+    }
+
     public void Start()
     {
         string[] args = ["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _directory, .. _extraArgs];
