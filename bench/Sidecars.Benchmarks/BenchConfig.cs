@@ -1,7 +1,6 @@
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Diagnosers;
-using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Reports;
 
 namespace Sidecars.Benchmarks;
@@ -15,7 +14,6 @@ public sealed class BenchConfig : ManualConfig
     public BenchConfig()
     {
         Add(DefaultConfig.Instance);
-        AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(15));
         AddDiagnoser(MemoryDiagnoser.Default);
         AddColumn(BaselineRatioColumn.RatioMean, StatisticColumn.P95);
         WithSummaryStyle(SummaryStyle.Default.WithRatioStyle(RatioStyle.Trend));

@@ -12,6 +12,8 @@ namespace Sidecars.Redis;
 /// </summary>
 public sealed class RedisBucketStore : IBucketStore, IStoreStatusSource, IAsyncDisposable
 {
+    private const int MaxCachedKeys = 100_000;
+
     private readonly IConnectionMultiplexer _redis;
     private readonly RedisStoreOptions _options;
     private readonly TimeProvider _time;
@@ -25,6 +27,13 @@ public sealed class RedisBucketStore : IBucketStore, IStoreStatusSource, IAsyncD
     private long _failures;
     private long _policyDecisions;
     private long _scriptReloads;
+    private long _scriptCalls;
+    private readonly Queue<PendingDecision> _queue = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<PendingDecision> _outstanding = new();
+    private readonly ITimer _timeouts;
+    private readonly long _timeoutTicks;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (bool ByDomain, RedisKey Key)> _keyCache = new(StringComparer.Ordinal);
+    private int _inFlight;
 
     public RedisBucketStore(IConnectionMultiplexer redis, RedisStoreOptions options, TimeProvider time, InMemoryBucketStore? fallback = null)
     {
@@ -34,6 +43,9 @@ public sealed class RedisBucketStore : IBucketStore, IStoreStatusSource, IAsyncD
         _fallback = fallback;
         _overLimit = new OverLimitCache(options.OverLimitCacheSize, time);
         _circuit = new CircuitBreaker(options.CircuitFailureThreshold, options.CircuitBreakDuration, time);
+        _timeoutTicks = (long)(options.OperationTimeout.TotalSeconds * time.TimestampFrequency);
+        var tick = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond, options.OperationTimeout.Ticks / 10));
+        _timeouts = time.CreateTimer(static s => ((RedisBucketStore)s!).ExpireOverdue(), this, tick, tick);
         _redis.ConnectionRestored += (_, _) => DetectCluster();
         DetectCluster();
     }
@@ -61,7 +73,11 @@ public sealed class RedisBucketStore : IBucketStore, IStoreStatusSource, IAsyncD
             return new ValueTask<bool>(ApplyFailurePolicy(batch));
         }
 
-        return new ValueTask<bool>(EvaluateAsync(batch, cancellationToken));
+        var (keys, args) = BuildCall(batch);
+        Interlocked.Increment(ref _calls);
+        return _cluster && keys.Length > 1
+            ? new ValueTask<bool>(EvaluateBySlotAsync(batch, keys, args, cancellationToken))
+            : new ValueTask<bool>(DecideAsync(batch, new PendingDecision(keys, args), cancellationToken));
     }
 
     public StoreStatus Status() => new("redis", _redis.IsConnected && !_circuit.IsOpen, new Dictionary<string, long>
@@ -70,6 +86,7 @@ public sealed class RedisBucketStore : IBucketStore, IStoreStatusSource, IAsyncD
         ["cluster"] = _cluster ? 1 : 0,
         ["circuit_open"] = _circuit.IsOpen ? 1 : 0,
         ["calls"] = Interlocked.Read(ref _calls),
+        ["script_calls"] = Interlocked.Read(ref _scriptCalls),
         ["failures"] = Interlocked.Read(ref _failures),
         ["failure_policy_decisions"] = Interlocked.Read(ref _policyDecisions),
         ["script_reloads"] = Interlocked.Read(ref _scriptReloads),
@@ -77,38 +94,129 @@ public sealed class RedisBucketStore : IBucketStore, IStoreStatusSource, IAsyncD
         ["over_limit_cache_hits"] = _overLimit.Hits,
     });
 
-    public async ValueTask DisposeAsync() => await _redis.DisposeAsync().ConfigureAwait(false);
-
-    private async Task<bool> EvaluateAsync(BucketBatch batch, CancellationToken cancellationToken)
+    public async ValueTask DisposeAsync()
     {
-        var (keys, args) = BuildCall(batch);
+        _timeouts.Dispose();
+        await _redis.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Waits for the decision's script call, at most the operation timeout; past it, or on error, the failure policy answers.</summary>
+    private async Task<bool> DecideAsync(BucketBatch batch, PendingDecision pending, CancellationToken cancellationToken)
+    {
+        pending.Deadline = _time.GetTimestamp() + _timeoutTicks;
+        _outstanding.Enqueue(pending);
+        Submit(pending);
+        await pending.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (pending.Verdicts is null)
+        {
+            return Failed(batch);
+        }
+
+        _circuit.Success();
+        return ReadVerdicts(batch, pending.Verdicts, 0, null);
+    }
+
+    /// <summary>
+    /// Times out decisions still waiting past their deadline. The timeout is the same for all, so deadlines
+    /// come in submission order and one periodic timer walking a FIFO replaces a timer per decision.
+    /// </summary>
+    private void ExpireOverdue()
+    {
+        var now = _time.GetTimestamp();
+        while (_outstanding.TryPeek(out var oldest) && (oldest.Done.Task.IsCompleted || oldest.Deadline <= now))
+        {
+            _outstanding.TryDequeue(out _);
+            oldest.Done.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// Sends the decision at once while fewer than <see cref="RedisStoreOptions.MaxScriptsInFlight"/> calls are
+    /// outstanding; otherwise queues it, and the next call to finish sends everything queued as one script call.
+    /// An idle sidecar adds no delay; a busy one turns many decisions into one round trip.
+    /// </summary>
+    private void Submit(PendingDecision pending)
+    {
+        lock (_queue)
+        {
+            if (_inFlight >= _options.MaxScriptsInFlight)
+            {
+                _queue.Enqueue(pending);
+                return;
+            }
+
+            _inFlight++;
+        }
+
+        _ = DispatchAsync([pending]);
+    }
+
+    private async Task DispatchAsync(List<PendingDecision> group)
+    {
+        while (true)
+        {
+            await SendAsync(group).ConfigureAwait(false);
+            lock (_queue)
+            {
+                if (_queue.Count == 0)
+                {
+                    _inFlight--;
+                    return;
+                }
+
+                group = new List<PendingDecision>(Math.Min(_queue.Count, _options.MaxCoalescedDecisions));
+                while (_queue.Count > 0 && group.Count < _options.MaxCoalescedDecisions)
+                {
+                    group.Add(_queue.Dequeue());
+                }
+            }
+        }
+    }
+
+    /// <summary>One script call for a group of decisions; never throws: a failure marks every decision failed.</summary>
+    private async Task SendAsync(List<PendingDecision> group)
+    {
         try
         {
-            Interlocked.Increment(ref _calls);
-            bool charged;
-            if (_cluster && keys.Length > 1)
+            var keyCount = group.Sum(p => p.Keys.Length);
+            var keys = new RedisKey[keyCount];
+            var args = new RedisValue[1 + group.Count + (keyCount * BucketScript.ArgsPerKey)];
+            args[0] = group.Count;
+            int k = 0, a = 1;
+            foreach (var pending in group)
             {
-                charged = await EvaluateBySlotAsync(batch, keys, args, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                var result = await EvalAsync(keys, args).WaitAsync(_options.OperationTimeout, _time, cancellationToken).ConfigureAwait(false);
-                charged = ReadVerdicts(batch, result, null);
+                pending.Keys.CopyTo(keys, k);
+                k += pending.Keys.Length;
+                args[a++] = pending.Keys.Length;
+                pending.Args.CopyTo(args, a);
+                a += pending.Args.Length;
             }
 
-            _circuit.Success();
-            return charged;
+            var values = (RedisResult[])(await EvalAsync(keys, args).ConfigureAwait(false))!;
+            var offset = 0;
+            foreach (var pending in group)
+            {
+                var length = 1 + (pending.Keys.Length * 3);
+                var verdicts = new long[length];
+                for (var i = 0; i < length; i++)
+                {
+                    verdicts[i] = (long)values[offset + i];
+                }
+
+                offset += length;
+                pending.Verdicts = verdicts;
+            }
         }
-        catch (Exception e) when (e is RedisException or TimeoutException or OperationCanceledException or InvalidOperationException)
+        catch (Exception e) when (e is RedisException or TimeoutException or InvalidOperationException or InvalidCastException or ObjectDisposedException)
         {
-            if (cancellationToken.IsCancellationRequested)
+            // Each waiter applies its domain's failure policy.
+        }
+        finally
+        {
+            foreach (var pending in group)
             {
-                throw;
+                pending.Done.TrySetResult();
             }
-
-            Interlocked.Increment(ref _failures);
-            _circuit.Failure();
-            return ApplyFailurePolicy(batch);
         }
     }
 
@@ -131,21 +239,33 @@ public sealed class RedisBucketStore : IBucketStore, IStoreStatusSource, IAsyncD
         foreach (var members in groups.Values)
         {
             var groupKeys = new RedisKey[members.Count];
-            var groupArgs = new RedisValue[members.Count * BucketScript.ArgsPerKey];
+            var groupArgs = new RedisValue[2 + (members.Count * BucketScript.ArgsPerKey)];
+            groupArgs[0] = 1;
+            groupArgs[1] = members.Count;
             for (var j = 0; j < members.Count; j++)
             {
                 groupKeys[j] = keys[members[j]];
-                Array.Copy(args, members[j] * BucketScript.ArgsPerKey, groupArgs, j * BucketScript.ArgsPerKey, BucketScript.ArgsPerKey);
+                Array.Copy(args, members[j] * BucketScript.ArgsPerKey, groupArgs, 2 + (j * BucketScript.ArgsPerKey), BucketScript.ArgsPerKey);
             }
 
             calls.Add(([.. members], EvalAsync(groupKeys, groupArgs)));
         }
 
-        await Task.WhenAll(calls.Select(c => c.Result)).WaitAsync(_options.OperationTimeout, _time, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(calls.Select(c => c.Result)).WaitAsync(_options.OperationTimeout, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or InvalidOperationException)
+        {
+            return Failed(batch);
+        }
+
+        _circuit.Success();
         var charged = true;
         foreach (var (members, result) in calls)
         {
-            charged &= ReadVerdicts(batch, await result.ConfigureAwait(false), members);
+            var values = ((RedisResult[])(await result.ConfigureAwait(false))!).Select(v => (long)v).ToArray();
+            charged &= ReadVerdicts(batch, values, 0, members);
         }
 
         return charged;
@@ -153,6 +273,7 @@ public sealed class RedisBucketStore : IBucketStore, IStoreStatusSource, IAsyncD
 
     private async Task<RedisResult> EvalAsync(RedisKey[] keys, RedisValue[] args)
     {
+        Interlocked.Increment(ref _scriptCalls);
         var database = _redis.GetDatabase();
         try
         {
@@ -166,6 +287,7 @@ public sealed class RedisBucketStore : IBucketStore, IStoreStatusSource, IAsyncD
         }
     }
 
+    /// <summary>Keys and per-key script arguments of one decision.</summary>
     private (RedisKey[] Keys, RedisValue[] Args) BuildCall(BucketBatch batch)
     {
         var ops = batch.Operations;
@@ -175,7 +297,7 @@ public sealed class RedisBucketStore : IBucketStore, IStoreStatusSource, IAsyncD
         for (var i = 0; i < ops.Length; i++)
         {
             ref readonly var op = ref ops[i];
-            keys[i] = RedisKeys.Build(_options.KeyPrefix, domain?.Name, domain?.HashTagDomain == true, batch.Key(op), _options.MaxKeyLength);
+            keys[i] = RedisKey(batch.Key(op), domain);
             var a = i * BucketScript.ArgsPerKey;
             args[a] = op.Limit.Algorithm == LimitAlgorithm.FixedWindow ? 1 : 0;
             args[a + 1] = op.Limit.UnitNanos / 1000;
@@ -188,25 +310,55 @@ public sealed class RedisBucketStore : IBucketStore, IStoreStatusSource, IAsyncD
         return (keys, args);
     }
 
-    /// <summary>Reads one script result: [charged, then over, remaining, reset µs per key].</summary>
-    private bool ReadVerdicts(BucketBatch batch, RedisResult result, int[]? members)
+    /// <summary>
+    /// The Redis key of a bucket. Hot keys repeat, so built keys are kept (bounded) and found again by the
+    /// engine's key without allocating; an entry records the hash-tag mode it was built with, so a reload
+    /// that changes a domain's <c>hash_tag</c> rebuilds it.
+    /// </summary>
+    private RedisKey RedisKey(ReadOnlySpan<char> bucket, RateLimitDomain? domain)
     {
-        var values = (RedisResult[])result!;
+        var byDomain = domain?.HashTagDomain == true;
+        var cache = _keyCache.GetAlternateLookup<ReadOnlySpan<char>>();
+        if (cache.TryGetValue(bucket, out var cached) && cached.ByDomain == byDomain)
+        {
+            return cached.Key;
+        }
+
+        var key = RedisKeys.Build(_options.KeyPrefix, domain?.Name, byDomain, bucket, _options.MaxKeyLength);
+        if (_keyCache.Count < MaxCachedKeys)
+        {
+            cache[bucket] = (byDomain, key);
+        }
+
+        return key;
+    }
+
+    /// <summary>Applies one decision's reply, [charged, then over, remaining, reset µs per key], to its operations.</summary>
+    private bool ReadVerdicts(BucketBatch batch, long[] values, int offset, int[]? members)
+    {
         var ops = batch.Operations;
         var count = members?.Length ?? ops.Length;
         for (var j = 0; j < count; j++)
         {
             ref var op = ref ops[members is null ? j : members[j]];
-            op.OverLimit = (long)values[1 + (j * 3)] == 1;
-            op.Remaining = (uint)Math.Min((long)values[2 + (j * 3)], uint.MaxValue);
-            op.ResetAfterNanos = (long)values[3 + (j * 3)] * 1000;
+            var at = offset + 1 + (j * 3);
+            op.OverLimit = values[at] == 1;
+            op.Remaining = (uint)Math.Min(values[at + 1], uint.MaxValue);
+            op.ResetAfterNanos = values[at + 2] * 1000;
             if (op.OverLimit && op.Enforced && op.Hits == 1)
             {
                 _overLimit.Add(batch.Key(op), TimeSpan.FromTicks(op.ResetAfterNanos / 100));
             }
         }
 
-        return (long)values[0] == 1;
+        return values[offset] == 1;
+    }
+
+    private bool Failed(BucketBatch batch)
+    {
+        Interlocked.Increment(ref _failures);
+        _circuit.Failure();
+        return ApplyFailurePolicy(batch);
     }
 
     /// <summary>
@@ -310,6 +462,22 @@ public sealed class RedisBucketStore : IBucketStore, IStoreStatusSource, IAsyncD
     });
 
     private CompiledLimit Unscaled(CompiledLimit limit) => _original.TryGetValue(limit, out var original) ? original : limit;
+
+    /// <summary>One decision on its way to Redis: its keys and arguments, and the reply once it came.</summary>
+    private sealed class PendingDecision(RedisKey[] keys, RedisValue[] args)
+    {
+        public RedisKey[] Keys { get; } = keys;
+
+        public RedisValue[] Args { get; } = args;
+
+        /// <summary>[charged, then over, remaining, reset µs per key]; null when the call failed or timed out.</summary>
+        public long[]? Verdicts { get; set; }
+
+        /// <summary>When the decision stops waiting (a <see cref="TimeProvider"/> timestamp).</summary>
+        public long Deadline { get; set; }
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
 
     private void DetectCluster()
     {

@@ -29,6 +29,12 @@ public sealed class RedisStoreOptions
     /// <summary>Buckets known to be over limit, answered locally until their retry time. 0 disables the cache.</summary>
     public int OverLimitCacheSize { get; set; } = 100_000;
 
+    /// <summary>Script calls outstanding at once; decisions arriving beyond it are coalesced into the next call.</summary>
+    public int MaxScriptsInFlight { get; set; } = 2;
+
+    /// <summary>Most decisions coalesced into one script call.</summary>
+    public int MaxCoalescedDecisions { get; set; } = 128;
+
     /// <summary>Bucket keys longer than this (huge descriptor values) are replaced by a 128-bit hash.</summary>
     public int MaxKeyLength { get; set; } = 512;
 }

@@ -11,6 +11,7 @@ namespace Sidecars.Benchmarks.RateLimiting;
 /// build its bucket key, run GCRA. Budget: under 1 µs and 0 bytes allocated.
 /// Baseline: the BCL's TokenBucketRateLimiter acquiring from one pre-built bucket, with no matching and no key.
 /// </summary>
+[SimpleJob(warmupCount: 3, iterationCount: 15)]
 public class EngineDecisionBenchmarks
 {
     private const string Config = """

@@ -31,7 +31,17 @@ public sealed class AotBinarySmokeTests
     }
 
     [Fact]
-    public async Task Aot_binary_answers_should_rate_limit_and_stops_cleanly_on_sigterm()
+    public Task Aot_binary_answers_should_rate_limit_and_stops_cleanly_on_sigterm() => ServeAndLimit(redis: null);
+
+    [Fact]
+    public async Task Aot_binary_limits_through_redis()
+    {
+        using var redis = RedisServer.Start();
+        await ServeAndLimit(redis);
+        Assert.True(redis.CommandCount("evalsha") >= 3, "the AOT binary should decide in Redis");
+    }
+
+    private static async Task ServeAndLimit(RedisServer? redis)
     {
         using var directory = new TempConfigDirectory();
         directory.Write("edge.yaml", """
@@ -42,7 +52,13 @@ public sealed class AotBinarySmokeTests
             """);
         var grpcPort = FreePort.Next();
         var httpPort = FreePort.Next();
-        var start = new ProcessStartInfo(Binary(), ["serve", "--config", directory.Path, "--grpc", $"127.0.0.1:{grpcPort}", "--http", $"127.0.0.1:{httpPort}"])
+        string[] args = ["serve", "--config", directory.Path, "--grpc", $"127.0.0.1:{grpcPort}", "--http", $"127.0.0.1:{httpPort}"];
+        if (redis is not null)
+        {
+            args = [.. args, "--redis", redis.Configuration];
+        }
+
+        var start = new ProcessStartInfo(Binary(), args)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -73,6 +89,10 @@ public sealed class AotBinarySmokeTests
             var over = await client.ShouldRateLimitAsync(request);
             Assert.Equal(Code.OverLimit, over.OverallCode);
             Assert.Equal(2u, over.Statuses[0].CurrentLimit.RequestsPerUnit);
+            if (redis is not null)
+            {
+                Assert.Contains("\"kind\":\"redis\"", await http.GetStringAsync("/readyz"), StringComparison.Ordinal);
+            }
         }
         finally
         {
@@ -87,6 +107,10 @@ public sealed class AotBinarySmokeTests
         var log = await output + await errors;
         Assert.Contains("listening for gRPC (HTTP/2 cleartext) on 127.0.0.1:" + grpcPort, log, StringComparison.Ordinal);
         Assert.Contains("shutting down", log, StringComparison.Ordinal);
+        if (redis is not null)
+        {
+            Assert.Contains("store=redis(", log, StringComparison.Ordinal);
+        }
     }
 
     [Fact]
