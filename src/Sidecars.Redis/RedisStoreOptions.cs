@@ -30,7 +30,7 @@ public sealed class RedisStoreOptions
     public int OverLimitCacheSize { get; set; } = 100_000;
 
     /// <summary>Script calls outstanding at once; decisions arriving beyond it are coalesced into the next call.</summary>
-    public int MaxScriptsInFlight { get; set; } = 2;
+    public int MaxScriptsInFlight { get; set; } = 4;
 
     /// <summary>Most decisions coalesced into one script call.</summary>
     public int MaxCoalescedDecisions { get; set; } = 128;

@@ -19,7 +19,7 @@ namespace Sidecars.Benchmarks.Redis;
 /// One invocation is <see cref="Operations"/> decisions, so Mean is per decision and Ratio compares throughput.
 /// Each caller's latencies go to an HdrHistogram whose percentiles are printed at the end of the benchmark.
 /// </summary>
-[SimpleJob(launchCount: 1, warmupCount: 2, iterationCount: 6, invocationCount: 1)]
+[SimpleJob(launchCount: 1, warmupCount: 2, iterationCount: 10, invocationCount: 1)]
 public class RedisStoreBenchmarks
 {
     private const int Callers = 64;
@@ -40,7 +40,12 @@ public class RedisStoreBenchmarks
         state.Publish(ConfigLoader.Compile(
             [new ConfigSource("bench.yaml", "domain: bench\ndescriptors:\n  - key: user\n    rate_limit: { unit: second, requests_per_unit: 4000000000 }\n")],
             new ConfigDiagnostics())!);
-        _store = RedisBucketStore.ConnectAsync(new RedisStoreOptions { Configuration = BenchRedis.Configuration, OperationTimeout = TimeSpan.FromSeconds(5) }, TimeProvider.System).GetAwaiter().GetResult();
+        _store = RedisBucketStore.ConnectAsync(new RedisStoreOptions
+            {
+                Configuration = BenchRedis.Configuration,
+                OperationTimeout = TimeSpan.FromSeconds(5),
+                MaxScriptsInFlight = int.Parse(Environment.GetEnvironmentVariable("SIDECARS_BENCH_SCRIPTS_IN_FLIGHT") ?? "4", CultureInfo.InvariantCulture),
+            }, TimeProvider.System).GetAwaiter().GetResult();
         _engine = new RateLimitEngine(state, _store);
 
         _peerConnection = ConnectionMultiplexer.Connect(BenchRedis.Configuration);

@@ -63,7 +63,9 @@ internal sealed class RedisServer : IDisposable
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < TimeSpan.FromSeconds(10))
         {
-            if (Cli("PING").Trim() == "PONG")
+            // NOAUTH is an answer too: the server is up and requires credentials.
+            var answer = Cli("PING").Trim();
+            if (answer == "PONG" || answer.StartsWith("NOAUTH", StringComparison.Ordinal))
             {
                 return;
             }

@@ -51,3 +51,62 @@ public sealed class RedisStoreTests(RedisFixture redis) : IClassFixture<RedisFix
         Assert.Equal(100, other);
     }
 }
+
+public sealed class RedisConnectionTests
+{
+    [Fact]
+    public async Task Acl_user_and_password_from_the_configuration_string_are_used()
+    {
+        using var redis = RedisServer.Start("--user", "default", "off", "--user", "sidecars", "on", ">s3cret", "~*", "+@all");
+        var state = new ConfigState();
+        state.Publish(ConfigLoader.Compile([new ConfigSource("a.yaml", "domain: a\ndescriptors:\n  - key: k\n    rate_limit: { unit: hour, requests_per_unit: 1 }\n")], new ConfigDiagnostics())!);
+
+        await using var store = await RedisBucketStore.ConnectAsync(
+            new RedisStoreOptions { Configuration = redis.Configuration + ",user=sidecars,password=s3cret", OperationTimeout = TimeSpan.FromSeconds(2) },
+            TimeProvider.System);
+        var engine = new RateLimitEngine(state, store);
+        var query = new RateLimitQuery { Domain = "a" };
+        query.BeginDescriptor();
+        query.AddEntry("k", "v");
+        Assert.Equal(RateLimitCode.Ok, await engine.DecideAsync(query));
+        Assert.Equal(RateLimitCode.OverLimit, await engine.DecideAsync(query));
+        Assert.Equal(0, store.Status().Counters["failures"]);
+
+        // The same server refuses a client without the credentials: the failure policy answers instead.
+        await using var anonymous = await RedisBucketStore.ConnectAsync(
+            new RedisStoreOptions { Configuration = redis.Configuration + ",connectTimeout=500", OperationTimeout = TimeSpan.FromMilliseconds(200) },
+            TimeProvider.System);
+        var fallback = new RateLimitEngine(state, anonymous);
+        var other = new RateLimitQuery { Domain = "a" };
+        other.BeginDescriptor();
+        other.AddEntry("k", "other");
+        Assert.Equal(RateLimitCode.Ok, await fallback.DecideAsync(other));
+        Assert.True(other.BackendUnavailable);
+    }
+
+    [Fact]
+    public async Task A_bucket_key_expires_when_its_bucket_is_full_again()
+    {
+        using var redis = RedisServer.Start();
+        var state = new ConfigState();
+        state.Publish(ConfigLoader.Compile(
+            [new ConfigSource("e.yaml", "domain: e\ndescriptors:\n  - key: tb\n    rate_limit: { unit: hour, requests_per_unit: 1000 }\n  - key: fw\n    rate_limit: { unit: day, requests_per_unit: 10, algorithm: fixed_window }\n")],
+            new ConfigDiagnostics())!);
+        await using var store = await RedisBucketStore.ConnectAsync(new RedisStoreOptions { Configuration = redis.Configuration, OperationTimeout = TimeSpan.FromSeconds(2) }, TimeProvider.System);
+        var engine = new RateLimitEngine(state, store);
+        var query = new RateLimitQuery { Domain = "e" };
+        query.BeginDescriptor();
+        query.AddEntry("tb", "x");
+        query.BeginDescriptor();
+        query.AddEntry("fw", "x");
+        await engine.DecideAsync(query);
+
+        var keys = redis.Cli("--scan").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var tokenBucket = Assert.Single(keys, k => k.Contains("tb=x", StringComparison.Ordinal));
+        var window = Assert.Single(keys, k => k.Contains("fw=x", StringComparison.Ordinal));
+
+        // One hit of 1000 per hour is refilled after 3.6 s; a daily window key lives until the day ends.
+        Assert.InRange(long.Parse(redis.Cli("PTTL", tokenBucket).Trim(), System.Globalization.CultureInfo.InvariantCulture), 3_000, 3_600);
+        Assert.InRange(long.Parse(redis.Cli("PTTL", window).Trim(), System.Globalization.CultureInfo.InvariantCulture), 1, 86_400_000);
+    }
+}
