@@ -55,6 +55,11 @@ public sealed class RedisBucketStore : IBucketStore, IStoreStatusSource, IAsyncD
     {
         var configuration = ConfigurationOptions.Parse(options.Configuration);
         configuration.AbortOnConnectFail = false;
+        if (!string.IsNullOrEmpty(options.TrustedCaFile))
+        {
+            configuration.TrustIssuer(options.TrustedCaFile);
+        }
+
         var redis = await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
         return new RedisBucketStore(redis, options, time, fallback);
     }

@@ -8,6 +8,9 @@ public sealed class RedisStoreOptions
     /// <summary>A StackExchange.Redis configuration string: hosts, <c>ssl=true</c>, <c>user=</c>/<c>password=</c>, <c>serviceName=</c> for Sentinel; a cluster is detected.</summary>
     public string Configuration { get; set; } = string.Empty;
 
+    /// <summary>A PEM CA certificate that signs the Redis server's TLS certificate (with <c>ssl=true</c>), for private CAs.</summary>
+    public string? TrustedCaFile { get; set; }
+
     /// <summary>Prepended to every key, before the key format version.</summary>
     public string KeyPrefix { get; set; } = "ratelimit:";
 

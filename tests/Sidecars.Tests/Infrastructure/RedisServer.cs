@@ -11,12 +11,17 @@ internal sealed class RedisServer : IDisposable
 {
     private readonly string _directory;
     private readonly string[] _extraArgs;
+    private readonly string[] _cliArgs;
+    private readonly string[] _leadingArgs;
     private Process? _process;
+    private string? _portArgument;
 
-    private RedisServer(int port, string[] extraArgs)
+    private RedisServer(int port, string[] extraArgs, string[]? cliArgs = null, string[]? leadingArgs = null)
     {
         Port = port;
         _extraArgs = extraArgs;
+        _cliArgs = cliArgs ?? [];
+        _leadingArgs = leadingArgs ?? [];
         _directory = Path.Combine(Path.GetTempPath(), $"sidecars-redis-{port}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(_directory);
     }
@@ -35,6 +40,31 @@ internal sealed class RedisServer : IDisposable
         return server;
     }
 
+    /// <summary>A TLS-only server: plain port off, TLS on a free port, clients not asked for certificates.</summary>
+    public static RedisServer StartTls(string certificateFile, string keyFile, string caFile)
+    {
+        var port = FreePort.Next();
+        var server = new RedisServer(
+            port,
+            ["--tls-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--tls-cert-file", certificateFile, "--tls-key-file", keyFile, "--tls-ca-cert-file", caFile, "--tls-auth-clients", "no"],
+            ["--tls", "--cacert", caFile]);
+        server._portArgument = "0";
+        server.Start();
+        return server;
+    }
+
+    /// <summary>A Sentinel on a free port monitoring <paramref name="master"/> as <paramref name="serviceName"/>.</summary>
+    public static RedisServer StartSentinel(RedisServer master, string serviceName)
+    {
+        var port = FreePort.Next();
+        var directory = Directory.CreateTempSubdirectory("sidecars-sentinel-").FullName;
+        var config = Path.Combine(directory, "sentinel.conf");
+        File.WriteAllText(config, $"sentinel monitor {serviceName} 127.0.0.1 {master.Port} 1\nsentinel down-after-milliseconds {serviceName} 5000\n");
+        var server = new RedisServer(port, ["--sentinel"], leadingArgs: [config]);
+        server.Start();
+        return server;
+    }
+
     /// <summary>A node for a Redis Cluster: cluster mode on, its bus port (port + 10000) free.</summary>
     public static RedisServer StartClusterNode()
     {
@@ -46,7 +76,7 @@ internal sealed class RedisServer : IDisposable
 
     public void Start()
     {
-        string[] args = ["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _directory, .. _extraArgs];
+        string[] args = [.. _leadingArgs, "--port", _portArgument ?? Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _directory, .. _extraArgs];
         try
         {
             _process = Process.Start(new ProcessStartInfo("redis-server", args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
@@ -96,7 +126,7 @@ internal sealed class RedisServer : IDisposable
     /// <summary>Runs redis-cli against this server and returns its output.</summary>
     public string Cli(params string[] command)
     {
-        using var cli = Process.Start(new ProcessStartInfo("redis-cli", ["-h", "127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), .. command])
+        using var cli = Process.Start(new ProcessStartInfo("redis-cli", ["-h", "127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), .. _cliArgs, .. command])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -110,3 +110,45 @@ public sealed class RedisConnectionTests
         Assert.InRange(long.Parse(redis.Cli("PTTL", window).Trim(), System.Globalization.CultureInfo.InvariantCulture), 1, 86_400_000);
     }
 }
+
+public sealed class RedisDeploymentTests
+{
+    private static async Task AssertLimits(string configuration, string? trustedCa = null)
+    {
+        var state = new ConfigState();
+        state.Publish(ConfigLoader.Compile([new ConfigSource("a.yaml", "domain: a\ndescriptors:\n  - key: k\n    rate_limit: { unit: hour, requests_per_unit: 2 }\n")], new ConfigDiagnostics())!);
+        await using var store = await RedisBucketStore.ConnectAsync(
+            new RedisStoreOptions { Configuration = configuration, TrustedCaFile = trustedCa, OperationTimeout = TimeSpan.FromSeconds(2) },
+            TimeProvider.System);
+        var engine = new RateLimitEngine(state, store);
+        var codes = new List<RateLimitCode>();
+        for (var i = 0; i < 3; i++)
+        {
+            var query = new RateLimitQuery { Domain = "a" };
+            query.BeginDescriptor();
+            query.AddEntry("k", "v");
+            codes.Add(await engine.DecideAsync(query));
+            Assert.False(query.BackendUnavailable);
+        }
+
+        Assert.Equal([RateLimitCode.Ok, RateLimitCode.Ok, RateLimitCode.OverLimit], codes);
+    }
+
+    [Fact]
+    public async Task Tls_with_a_private_ca()
+    {
+        var directory = Directory.CreateTempSubdirectory("sidecars-tls-").FullName;
+        var (certificate, key, ca) = TestCertificates.Write(directory);
+        using var redis = RedisServer.StartTls(certificate, key, ca);
+        await AssertLimits($"127.0.0.1:{redis.Port},ssl=true,sslHost=localhost,connectTimeout=2000", ca);
+    }
+
+    [Fact]
+    public async Task Sentinel_service_name_finds_the_master()
+    {
+        using var master = RedisServer.Start();
+        using var sentinel = RedisServer.StartSentinel(master, "sidecars-master");
+        await AssertLimits($"127.0.0.1:{sentinel.Port},serviceName=sidecars-master,connectTimeout=2000");
+        Assert.True(master.CommandCount("evalsha") + master.CommandCount("eval") >= 3, "decisions should run on the master found through Sentinel");
+    }
+}
