@@ -46,7 +46,11 @@ public sealed class RedisBucketStore : IBucketStore, IStoreStatusSource, IAsyncD
         _timeoutTicks = (long)(options.OperationTimeout.TotalSeconds * time.TimestampFrequency);
         var tick = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond, options.OperationTimeout.Ticks / 10));
         _timeouts = time.CreateTimer(static s => ((RedisBucketStore)s!).ExpireOverdue(), this, tick, tick);
-        _redis.ConnectionRestored += (_, _) => DetectCluster();
+        _redis.ConnectionRestored += (_, _) =>
+        {
+            DetectCluster();
+            _ = LoadScriptAsync();
+        };
         DetectCluster();
     }
 
@@ -61,7 +65,9 @@ public sealed class RedisBucketStore : IBucketStore, IStoreStatusSource, IAsyncD
         }
 
         var redis = await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
-        return new RedisBucketStore(redis, options, time, fallback);
+        var store = new RedisBucketStore(redis, options, time, fallback);
+        await store.LoadScriptAsync().ConfigureAwait(false);
+        return store;
     }
 
     public IConnectionMultiplexer Connection => _redis;
@@ -486,6 +492,28 @@ public sealed class RedisBucketStore : IBucketStore, IStoreStatusSource, IAsyncD
         /// their next decisions queue up for the following call, which keeps batches large under load.
         /// </summary>
         public TaskCompletionSource Done { get; } = new();
+    }
+
+    /// <summary>
+    /// SCRIPT LOAD on every connected primary, at start and after each reconnection, so the first decision
+    /// is already an EVALSHA. A node that missed it answers NOSCRIPT once and gets the source then.
+    /// </summary>
+    private async Task LoadScriptAsync()
+    {
+        try
+        {
+            foreach (var server in _redis.GetServers())
+            {
+                if (server.IsConnected && !server.IsReplica)
+                {
+                    await server.ScriptLoadAsync(BucketScript.Source).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or InvalidOperationException)
+        {
+            // Not fatal: EvalAsync handles NOSCRIPT.
+        }
     }
 
     private void DetectCluster()

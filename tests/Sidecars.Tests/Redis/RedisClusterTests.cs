@@ -82,7 +82,7 @@ public sealed class RedisClusterTests(RedisClusterFixture cluster) : IClassFixtu
         await using var server = await Start(directory);
         var client = server.RateLimitClient();
         var run = Guid.NewGuid().ToString("N");
-        var request = RateLimitServiceTests.Request("spread", [.. Enumerable.Range(0, 6).Select(i => new[] { ("user", run + i) })]);
+        var request = RateLimitServiceTests.Request("spread", [.. Enumerable.Range(0, 12).Select(i => new[] { ("user", run + i) })]);
 
         for (var remaining = 4u; remaining < 5; remaining--)
         {
@@ -92,7 +92,7 @@ public sealed class RedisClusterTests(RedisClusterFixture cluster) : IClassFixtu
         }
 
         Assert.Equal(Code.OverLimit, (await client.ShouldRateLimitAsync(request)).OverallCode);
-        Assert.True(cluster.Nodes.Count(n => KeysOn(n, $"*user={run}*") > 0) >= 2, "the six buckets should land on more than one master");
+        Assert.True(cluster.Nodes.Count(n => KeysOn(n, $"*user={run}*") > 0) >= 2, "twelve buckets should land on more than one master");
     }
 
     [Fact]

@@ -171,7 +171,7 @@ public sealed class RedisSidecarTests
         Assert.False(down.GetProperty("store").GetProperty("backend_available").GetBoolean());
         Assert.True(down.GetProperty("ready").GetBoolean());
 
-        // Redis comes back empty (no script cached): the sidecar reconnects, reloads the script, and limits again.
+        // Redis comes back empty (no script cached): the sidecar reconnects, loads the script again, and limits again.
         redis.Start();
         var tight = RateLimitServiceTests.Request("shared", [("tight", "after-restart")]);
         Assert.True(await Eventually.TrueAsync(async () =>
@@ -179,7 +179,6 @@ public sealed class RedisSidecarTests
         Assert.Equal(Code.OverLimit, (await client.ShouldRateLimitAsync(tight)).OverallCode);
         var up = JsonDocument.Parse(await server.Http.GetStringAsync("/readyz")).RootElement.GetProperty("store");
         Assert.True(up.GetProperty("backend_available").GetBoolean());
-        Assert.True(up.GetProperty("counters").GetProperty("script_reloads").GetInt64() >= 1);
     }
 
     [Fact]

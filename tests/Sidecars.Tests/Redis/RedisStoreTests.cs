@@ -85,6 +85,36 @@ public sealed class RedisConnectionTests
     }
 
     [Fact]
+    public async Task Noscript_after_the_script_cache_is_flushed_is_answered_by_sending_the_source_once()
+    {
+        using var redis = RedisServer.Start();
+        var state = new ConfigState();
+        state.Publish(ConfigLoader.Compile([new ConfigSource("n.yaml", "domain: n\ndescriptors:\n  - key: k\n    rate_limit: { unit: hour, requests_per_unit: 10 }\n")], new ConfigDiagnostics())!);
+        await using var store = await RedisBucketStore.ConnectAsync(new RedisStoreOptions { Configuration = redis.Configuration, OperationTimeout = TimeSpan.FromSeconds(2) }, TimeProvider.System);
+        var engine = new RateLimitEngine(state, store);
+
+        async Task<uint> Remaining()
+        {
+            var query = new RateLimitQuery { Domain = "n" };
+            query.BeginDescriptor();
+            query.AddEntry("k", "v");
+            await engine.DecideAsync(query);
+            Assert.False(query.BackendUnavailable);
+            return query.Outcomes[0].Remaining;
+        }
+
+        // Loaded at connect: the first decision is already an EVALSHA that Redis knows.
+        Assert.Equal(9u, await Remaining());
+        Assert.Equal(0, store.Status().Counters["script_reloads"]);
+
+        Assert.Equal("OK", redis.Cli("SCRIPT", "FLUSH").Trim());
+        Assert.Equal(8u, await Remaining());
+        Assert.Equal(1, store.Status().Counters["script_reloads"]);
+        Assert.Equal(7u, await Remaining());
+        Assert.Equal(1, store.Status().Counters["script_reloads"]);
+    }
+
+    [Fact]
     public async Task A_bucket_key_expires_when_its_bucket_is_full_again()
     {
         using var redis = RedisServer.Start();
