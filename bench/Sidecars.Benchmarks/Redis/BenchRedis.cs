@@ -45,7 +45,7 @@ internal static class BenchRedis
             }
             catch (SocketException)
             {
-                Thread.Sleep(25);
+                Task.Delay(25).GetAwaiter().GetResult();
             }
         }
 

@@ -100,7 +100,7 @@ internal sealed class RedisServer : IDisposable
                 return;
             }
 
-            Thread.Sleep(25);
+            Task.Delay(25).GetAwaiter().GetResult();
         }
 
         throw new InvalidOperationException($"redis-server did not answer on {Endpoint}");
@@ -119,7 +119,7 @@ internal sealed class RedisServer : IDisposable
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < TimeSpan.FromSeconds(5) && Accepts())
         {
-            Thread.Sleep(25);
+            Task.Delay(25).GetAwaiter().GetResult();
         }
     }
 

@@ -1,6 +1,7 @@
 using Sidecars.Config;
 using Sidecars.RateLimiting;
 using Sidecars.RateLimiting.Stores;
+using Sidecars.Tests.Infrastructure;
 
 namespace Sidecars.Tests.RateLimiting;
 
@@ -41,8 +42,7 @@ public abstract class StoreBehaviourTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var state = new ConfigState();
-        state.Publish(ConfigLoader.Compile([new ConfigSource("behaviour.yaml", Config)], new ConfigDiagnostics())!);
+        var state = TestConfig.State(Config);
         _store = await CreateStoreAsync();
         Engine = new RateLimitEngine(state, _store);
     }

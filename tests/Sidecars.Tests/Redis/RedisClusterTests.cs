@@ -33,7 +33,7 @@ public sealed class RedisClusterFixture : IDisposable
                 throw new InvalidOperationException("the cluster did not reach cluster_state:ok");
             }
 
-            Thread.Sleep(100);
+            Task.Delay(100).GetAwaiter().GetResult();
         }
     }
 

@@ -10,10 +10,7 @@ public sealed class RedisStoreTests(RedisFixture redis) : IClassFixture<RedisFix
     [Fact]
     public async Task Concurrent_decisions_are_coalesced_into_fewer_script_calls_and_stay_exact()
     {
-        var state = new ConfigState();
-        state.Publish(ConfigLoader.Compile(
-            [new ConfigSource("c.yaml", "domain: c\ndescriptors:\n  - key: user\n    rate_limit: { unit: hour, requests_per_unit: 100 }\n  - key: other\n    rate_limit: { unit: hour, requests_per_unit: 1000 }\n")],
-            new ConfigDiagnostics())!);
+        var state = TestConfig.State("domain: c\ndescriptors:\n  - key: user\n    rate_limit: { unit: hour, requests_per_unit: 100 }\n  - key: other\n    rate_limit: { unit: hour, requests_per_unit: 1000 }\n");
         await using var store = await RedisBucketStore.ConnectAsync(
             new RedisStoreOptions { Configuration = redis.Server.Configuration, OperationTimeout = TimeSpan.FromSeconds(5), MaxScriptsInFlight = 1, OverLimitCacheSize = 0 },
             TimeProvider.System);
@@ -58,8 +55,7 @@ public sealed class RedisConnectionTests
     public async Task Acl_user_and_password_from_the_configuration_string_are_used()
     {
         using var redis = RedisServer.Start("--user", "default", "off", "--user", "sidecars", "on", ">s3cret", "~*", "+@all");
-        var state = new ConfigState();
-        state.Publish(ConfigLoader.Compile([new ConfigSource("a.yaml", "domain: a\ndescriptors:\n  - key: k\n    rate_limit: { unit: hour, requests_per_unit: 1 }\n")], new ConfigDiagnostics())!);
+        var state = TestConfig.State("domain: a\ndescriptors:\n  - key: k\n    rate_limit: { unit: hour, requests_per_unit: 1 }\n");
 
         await using var store = await RedisBucketStore.ConnectAsync(
             new RedisStoreOptions { Configuration = redis.Configuration + ",user=sidecars,password=s3cret", OperationTimeout = TimeSpan.FromSeconds(2) },
@@ -88,8 +84,7 @@ public sealed class RedisConnectionTests
     public async Task Noscript_after_the_script_cache_is_flushed_is_answered_by_sending_the_source_once()
     {
         using var redis = RedisServer.Start();
-        var state = new ConfigState();
-        state.Publish(ConfigLoader.Compile([new ConfigSource("n.yaml", "domain: n\ndescriptors:\n  - key: k\n    rate_limit: { unit: hour, requests_per_unit: 10 }\n")], new ConfigDiagnostics())!);
+        var state = TestConfig.State("domain: n\ndescriptors:\n  - key: k\n    rate_limit: { unit: hour, requests_per_unit: 10 }\n");
         await using var store = await RedisBucketStore.ConnectAsync(new RedisStoreOptions { Configuration = redis.Configuration, OperationTimeout = TimeSpan.FromSeconds(2) }, TimeProvider.System);
         var engine = new RateLimitEngine(state, store);
 
@@ -118,10 +113,7 @@ public sealed class RedisConnectionTests
     public async Task A_bucket_key_expires_when_its_bucket_is_full_again()
     {
         using var redis = RedisServer.Start();
-        var state = new ConfigState();
-        state.Publish(ConfigLoader.Compile(
-            [new ConfigSource("e.yaml", "domain: e\ndescriptors:\n  - key: tb\n    rate_limit: { unit: hour, requests_per_unit: 1000 }\n  - key: fw\n    rate_limit: { unit: day, requests_per_unit: 10, algorithm: fixed_window }\n")],
-            new ConfigDiagnostics())!);
+        var state = TestConfig.State("domain: e\ndescriptors:\n  - key: tb\n    rate_limit: { unit: hour, requests_per_unit: 1000 }\n  - key: fw\n    rate_limit: { unit: day, requests_per_unit: 10, algorithm: fixed_window }\n");
         await using var store = await RedisBucketStore.ConnectAsync(new RedisStoreOptions { Configuration = redis.Configuration, OperationTimeout = TimeSpan.FromSeconds(2) }, TimeProvider.System);
         var engine = new RateLimitEngine(state, store);
         var query = new RateLimitQuery { Domain = "e" };
@@ -145,8 +137,7 @@ public sealed class RedisDeploymentTests
 {
     private static async Task AssertLimits(string configuration, string? trustedCa = null)
     {
-        var state = new ConfigState();
-        state.Publish(ConfigLoader.Compile([new ConfigSource("a.yaml", "domain: a\ndescriptors:\n  - key: k\n    rate_limit: { unit: hour, requests_per_unit: 2 }\n")], new ConfigDiagnostics())!);
+        var state = TestConfig.State("domain: a\ndescriptors:\n  - key: k\n    rate_limit: { unit: hour, requests_per_unit: 2 }\n");
         await using var store = await RedisBucketStore.ConnectAsync(
             new RedisStoreOptions { Configuration = configuration, TrustedCaFile = trustedCa, OperationTimeout = TimeSpan.FromSeconds(2) },
             TimeProvider.System);
