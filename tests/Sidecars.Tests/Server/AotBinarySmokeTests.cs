@@ -63,6 +63,9 @@ public sealed class AotBinarySmokeTests
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+
+        // Settings also come from the environment, the ASP.NET Core way; a generous timeout keeps a loaded CI machine from answering by the failure policy.
+        start.Environment["SIDECARS__REDIS__OPERATIONTIMEOUT"] = "00:00:02";
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();
@@ -110,6 +113,7 @@ public sealed class AotBinarySmokeTests
         if (redis is not null)
         {
             Assert.Contains("store=redis(", log, StringComparison.Ordinal);
+            Assert.Contains("timeout=00:00:02", log, StringComparison.Ordinal);
         }
     }
 
