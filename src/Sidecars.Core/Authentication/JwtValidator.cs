@@ -1,0 +1,351 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Text;
+using System.Text.Json;
+
+namespace Sidecars.Authentication;
+
+/// <summary>
+/// Validates a compact JWS (RFC 7515/7519) against a key set, with the RFC 8725 hardening: size cap before
+/// anything else, no JWE, no <c>alg: none</c>, the algorithm bound to the key's type (and its JWK <c>alg</c>),
+/// no <c>crit</c>, header-supplied keys (<c>jku</c>, <c>x5u</c>, <c>jwk</c>) never used, duplicate JSON
+/// members refused, then issuer, audience and time claims with clock skew. Signatures are checked before
+/// claims, so an unsigned token learns nothing about the policy.
+/// </summary>
+public static class JwtValidator
+{
+    private static readonly SearchValues<char> PrintableAscii =
+        SearchValues.Create(" !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~");
+
+    private static readonly string[] Supported =
+        ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "HS256", "HS384", "HS512"];
+
+    public static bool TryValidate(
+        string token,
+        IReadOnlyList<SigningKey> keys,
+        JwtValidationOptions options,
+        DateTimeOffset now,
+        out ValidatedToken? validated,
+        out JwtFailure failure)
+    {
+        validated = null;
+        if (token.Length > options.MaxTokenLength)
+        {
+            failure = JwtFailure.Invalid($"token is longer than {options.MaxTokenLength} characters");
+            return false;
+        }
+
+        var dots = token.AsSpan().Count('.');
+        if (dots == 4)
+        {
+            failure = JwtFailure.Invalid("encrypted tokens (JWE) are not accepted");
+            return false;
+        }
+
+        if (dots != 2)
+        {
+            failure = JwtFailure.Invalid("token is not a compact JWS of three segments");
+            return false;
+        }
+
+        var first = token.IndexOf('.', StringComparison.Ordinal);
+        var second = token.IndexOf('.', first + 1);
+        var headerText = token.AsSpan(0, first);
+        var payloadText = token.AsSpan(first + 1, second - first - 1);
+        var signatureText = token.AsSpan(second + 1);
+        // An empty signature still parses, so that an unsigned (alg none) token is refused for what it is.
+        if (!TryDecode(headerText, out var header) || !TryDecode(payloadText, out var payload) || (signatureText.Length > 0 && !TryDecode(signatureText, out _)))
+        {
+            failure = JwtFailure.Invalid("token segments are not base64url");
+            return false;
+        }
+
+        if (!TryParseObject(header, "header", out var headerDocument, out failure))
+        {
+            return false;
+        }
+
+        using (headerDocument)
+        {
+            if (!CheckHeader(headerDocument!.RootElement, options, out var algorithm, out var keyId, out failure))
+            {
+                return false;
+            }
+
+            // The signing input is the ASCII of the first two segments as sent.
+            var signingInput = Encoding.ASCII.GetBytes(token, 0, second);
+            TryDecode(signatureText, out var signature);
+            if (!VerifySignature(keys, algorithm, keyId, signingInput, signature, out failure))
+            {
+                return false;
+            }
+
+            if (!TryParseObject(payload, "payload", out var payloadDocument, out failure))
+            {
+                return false;
+            }
+
+            using (payloadDocument)
+            {
+                var claims = payloadDocument!.RootElement;
+                if (!CheckClaims(claims, options, now, out var expires, out failure))
+                {
+                    return false;
+                }
+
+                validated = new ValidatedToken(algorithm, keyId, claims.Clone(), expires);
+                return true;
+            }
+        }
+    }
+
+    private static bool CheckHeader(JsonElement header, JwtValidationOptions options, out string algorithm, out string? keyId, out JwtFailure failure)
+    {
+        algorithm = string.Empty;
+        keyId = null;
+        if (!header.TryGetProperty("alg", out var alg) || alg.ValueKind != JsonValueKind.String)
+        {
+            failure = JwtFailure.Invalid("token header has no alg");
+            return false;
+        }
+
+        algorithm = alg.GetString()!;
+        if (algorithm.Equals("none", StringComparison.OrdinalIgnoreCase))
+        {
+            failure = JwtFailure.Invalid("unsigned tokens (alg none) are not accepted");
+            return false;
+        }
+
+        if (Array.IndexOf(Supported, algorithm) < 0)
+        {
+            failure = JwtFailure.Invalid($"algorithm '{Printable(algorithm)}' is not supported");
+            return false;
+        }
+
+        if (header.TryGetProperty("crit", out _))
+        {
+            failure = JwtFailure.Invalid("token header has crit parameters, which are not supported");
+            return false;
+        }
+
+        if (header.TryGetProperty("kid", out var kid))
+        {
+            if (kid.ValueKind != JsonValueKind.String)
+            {
+                failure = JwtFailure.Invalid("token header kid is not a string");
+                return false;
+            }
+
+            keyId = kid.GetString();
+        }
+
+        if (options.RequiredType is { } required)
+        {
+            var type = header.TryGetProperty("typ", out var typ) && typ.ValueKind == JsonValueKind.String ? typ.GetString()! : string.Empty;
+
+            // RFC 7515 §4.1.9: "application/" may be left out of a media type.
+            if (type.StartsWith("application/", StringComparison.OrdinalIgnoreCase))
+            {
+                type = type["application/".Length..];
+            }
+
+            if (!type.Equals(required, StringComparison.OrdinalIgnoreCase))
+            {
+                failure = JwtFailure.Invalid($"token type must be '{required}'");
+                return false;
+            }
+        }
+
+        failure = default;
+        return true;
+    }
+
+    private static bool VerifySignature(IReadOnlyList<SigningKey> keys, string algorithm, string? keyId, byte[] signingInput, byte[] signature, out JwtFailure failure)
+    {
+        var candidates = 0;
+        var sameKeyId = 0;
+        foreach (var key in keys)
+        {
+            if (keyId is not null && key.KeyId is not null && key.KeyId != keyId)
+            {
+                continue;
+            }
+
+            sameKeyId++;
+            if (!key.Accepts(algorithm))
+            {
+                continue;
+            }
+
+            candidates++;
+            if (key.Verify(algorithm, signingInput, signature))
+            {
+                failure = default;
+                return true;
+            }
+        }
+
+        failure = candidates > 0
+            ? JwtFailure.Invalid("signature verification failed")
+            : keyId is not null && sameKeyId == 0
+                ? JwtFailure.UnknownKey($"no key with kid '{Printable(keyId)}'")
+                : JwtFailure.Invalid($"no key accepts algorithm {algorithm}");
+        return false;
+    }
+
+    private static bool CheckClaims(JsonElement claims, JwtValidationOptions options, DateTimeOffset now, out DateTimeOffset? expires, out JwtFailure failure)
+    {
+        expires = null;
+        if (options.Issuer is { } issuer &&
+            !(claims.TryGetProperty("iss", out var iss) && iss.ValueKind == JsonValueKind.String && iss.ValueEquals(issuer)))
+        {
+            failure = JwtFailure.Invalid("issuer is not accepted");
+            return false;
+        }
+
+        var skew = options.ClockSkew;
+        if (!TryTime(claims, "exp", out var exp, out failure) || !TryTime(claims, "nbf", out var nbf, out failure) || !TryTime(claims, "iat", out var iat, out failure))
+        {
+            return false;
+        }
+
+        if (exp is null && options.RequireExpiration)
+        {
+            failure = JwtFailure.Invalid("token has no exp");
+            return false;
+        }
+
+        if (exp is { } expiry && now > expiry + skew)
+        {
+            failure = JwtFailure.Invalid("token is expired");
+            return false;
+        }
+
+        if (nbf is { } notBefore && now + skew < notBefore)
+        {
+            failure = JwtFailure.Invalid("token is not valid yet");
+            return false;
+        }
+
+        if (iat is { } issuedAt && now + skew < issuedAt)
+        {
+            failure = JwtFailure.Invalid("token is issued in the future");
+            return false;
+        }
+
+        if (options.MaxLifetime is { } maxLifetime && exp is { } end && end - (iat ?? now) > maxLifetime)
+        {
+            failure = JwtFailure.Invalid($"token lifetime exceeds {maxLifetime}");
+            return false;
+        }
+
+        if (options.Audiences.Count > 0 && !HasAudience(claims, options.Audiences))
+        {
+            failure = JwtFailure.Scope("audience is not accepted");
+            return false;
+        }
+
+        expires = exp;
+        failure = default;
+        return true;
+    }
+
+    /// <summary><c>aud</c> as a string or an array of strings, any one of which is accepted.</summary>
+    public static bool HasAudience(JsonElement claims, IReadOnlyList<string> accepted)
+    {
+        if (!claims.TryGetProperty("aud", out var aud))
+        {
+            return false;
+        }
+
+        if (aud.ValueKind == JsonValueKind.String)
+        {
+            return accepted.Any(a => aud.ValueEquals(a));
+        }
+
+        return aud.ValueKind == JsonValueKind.Array &&
+            aud.EnumerateArray().Any(item => item.ValueKind == JsonValueKind.String && accepted.Any(a => item.ValueEquals(a)));
+    }
+
+    /// <summary>A NumericDate claim (seconds since the epoch; fractions allowed) or its absence.</summary>
+    private static bool TryTime(JsonElement claims, string name, out DateTimeOffset? time, out JwtFailure failure)
+    {
+        time = null;
+        failure = default;
+        if (!claims.TryGetProperty(name, out var value))
+        {
+            return true;
+        }
+
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetDouble(out var seconds) || double.IsNaN(seconds) || seconds < 0 || seconds > 253_402_300_799)
+        {
+            failure = JwtFailure.Invalid($"claim {name} is not a NumericDate");
+            return false;
+        }
+
+        time = DateTimeOffset.UnixEpoch.AddTicks((long)(seconds * TimeSpan.TicksPerSecond));
+        return true;
+    }
+
+    private static bool TryDecode(ReadOnlySpan<char> text, out byte[] bytes)
+    {
+        bytes = [];
+        if (text.Length == 0 || !Base64Url.IsValid(text, out var length))
+        {
+            return false;
+        }
+
+        bytes = new byte[length];
+        return Base64Url.TryDecodeFromChars(text, bytes, out var written) && written == length;
+    }
+
+    /// <summary>Parses a JSON object, refusing duplicate members at its top level (RFC 7515 §5.2 allows refusing them, RFC 8725 advises it).</summary>
+    private static bool TryParseObject(byte[] json, string what, out JsonDocument? document, out JwtFailure failure)
+    {
+        document = null;
+        try
+        {
+            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 32 });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                failure = JwtFailure.Invalid($"token {what} is not a JSON object");
+                return false;
+            }
+
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
+            {
+                var name = reader.GetString()!;
+                if (!names.Add(name))
+                {
+                    failure = JwtFailure.Invalid($"token {what} has a duplicate member '{Printable(name)}'");
+                    return false;
+                }
+
+                reader.Read();
+                reader.Skip();
+            }
+
+            document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 32 });
+            failure = default;
+            return true;
+        }
+        catch (JsonException)
+        {
+            failure = JwtFailure.Invalid($"token {what} is not valid JSON");
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            failure = JwtFailure.Invalid($"token {what} is not valid JSON");
+            return false;
+        }
+    }
+
+    /// <summary>Attacker-supplied text in a reason: short and printable ASCII only.</summary>
+    private static string Printable(string text)
+    {
+        var span = text.AsSpan(0, Math.Min(text.Length, 64));
+        return span.ContainsAnyExcept(PrintableAscii) ? "(unprintable)" : span.ToString();
+    }
+}
