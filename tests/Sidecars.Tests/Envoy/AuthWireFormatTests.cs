@@ -136,8 +136,8 @@ public sealed class AuthWireFormatTests
     [Fact]
     public void Service_and_status_codes_match_envoy()
     {
-        Assert.Equal("envoy.service.auth.v3.Authorization", Authorization.Descriptor.FullName);
-        Assert.Equal("Check", Assert.Single(Authorization.Descriptor.Methods).Name);
+        Assert.Equal("envoy.service.auth.v3.Authorization", global::Envoy.Service.Auth.V3.Authorization.Descriptor.FullName);
+        Assert.Equal("Check", Assert.Single(global::Envoy.Service.Auth.V3.Authorization.Descriptor.Methods).Name);
         Assert.Equal(401, (int)global::Envoy.Type.V3.StatusCode.Unauthorized);
         Assert.Equal(403, (int)global::Envoy.Type.V3.StatusCode.Forbidden);
         Assert.Equal(429, (int)global::Envoy.Type.V3.StatusCode.TooManyRequests);

@@ -1,0 +1,34 @@
+namespace Sidecars.Authorization;
+
+/// <summary>What a route requires, in the shapes of Envoy jwt_authn's <c>requires</c>.</summary>
+public abstract record Requirement
+{
+    public static readonly Requirement Allow = new AllowRequirement();
+    public static readonly Requirement Deny = new DenyRequirement();
+}
+
+public sealed record AllowRequirement : Requirement;
+
+public sealed record DenyRequirement : Requirement;
+
+/// <summary>A claim that must equal one of <see cref="Values"/> (a string claim, or any member of an array claim).</summary>
+public sealed record ClaimCondition(string Name, IReadOnlyList<string> Values);
+
+/// <summary>
+/// A valid token from <see cref="Provider"/>, with every scope in <see cref="Scopes"/> (from <c>scope</c> or
+/// <c>scp</c>), every claim condition, and, when <see cref="Audiences"/> is set, one of those audiences.
+/// With <see cref="AllowMissing"/> a request without a token passes, but a present token must be valid.
+/// </summary>
+public sealed record ProviderRequirement(
+    string Provider,
+    IReadOnlyList<string>? Audiences = null,
+    IReadOnlyList<string>? Scopes = null,
+    IReadOnlyList<ClaimCondition>? Claims = null,
+    bool AllowMissing = false) : Requirement;
+
+public sealed record AnyRequirement(IReadOnlyList<Requirement> Options) : Requirement;
+
+public sealed record AllRequirement(IReadOnlyList<Requirement> Parts) : Requirement;
+
+/// <summary>A route: a match and its requirement; the first route that matches decides.</summary>
+public sealed record AuthRoute(string Name, RouteMatch Match, Requirement Requires);
