@@ -5,6 +5,7 @@ using BenchmarkDotNet.Attributes;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using Sidecars.Authentication;
+using Sidecars.Authorization;
 
 namespace Sidecars.Benchmarks.Authentication;
 
@@ -26,6 +27,21 @@ public class TokenValidationBenchmarks
     private DateTimeOffset _now;
     private JsonWebTokenHandler _handler = null!;
     private TokenValidationParameters _parameters = null!;
+    private TokenCache _cache = null!;
+    private Dictionary<string, JwtProvider> _providers = null!;
+    private AuthRoute[] _routes = null!;
+    private BenchRequest _request = null!;
+
+    private sealed class BenchRequest(string authorization) : IRequestView
+    {
+        public string Method => "GET";
+
+        public string Host => "orders.example.com";
+
+        public string Path => "/orders/42?expand=items";
+
+        public string? Header(string name) => name == "authorization" ? authorization : null;
+    }
 
     [GlobalSetup]
     public void Setup()
@@ -56,6 +72,21 @@ public class TokenValidationBenchmarks
         {
             throw new InvalidOperationException(failure.Description);
         }
+
+        var provider = new JwtProvider("corp", _options);
+        provider.SetKeys(_keys);
+        _providers = new Dictionary<string, JwtProvider> { ["corp"] = provider };
+        _cache = new TokenCache(10_000, TimeProvider.System);
+        _routes =
+        [
+            new("health", new RouteMatch(path: "/healthz"), Requirement.Allow),
+            new("orders-read", new RouteMatch(host: "orders.example.com", pathPrefix: "/orders", methods: ["GET", "HEAD"]), new ProviderRequirement("corp", Scopes: ["orders:read"])),
+        ];
+        _request = new BenchRequest("Bearer " + _token);
+        if (!CachedDecision())
+        {
+            throw new InvalidOperationException("the cached decision should allow");
+        }
     }
 
     [Benchmark(Baseline = true, Description = "RSA.VerifyData only (the crypto floor)")]
@@ -63,6 +94,20 @@ public class TokenValidationBenchmarks
 
     [Benchmark(Description = "Sidecars JwtValidator, RS256, all checks")]
     public bool Sidecars() => JwtValidator.TryValidate(_token, _keys, _options, _now, out _, out _);
+
+    /// <summary>
+    /// A whole authorization decision in the core on a cached token: route match, token extraction, cache
+    /// hit, scope check. Budget from the ext_authz issue: under 2 µs, 0 bytes, and ≥ 20× faster than
+    /// JsonWebTokenHandler.ValidateTokenAsync on the same token.
+    /// </summary>
+    [Benchmark(Description = "Sidecars decision, cached token (route + extract + cache + scope)")]
+    public bool CachedDecision()
+    {
+        var tokens = RequestTokens.Rent(_request, _providers, _cache, TimeProvider.System);
+        var decision = AuthEvaluator.Decide(_routes, false, _request, tokens);
+        RequestTokens.Return(tokens);
+        return decision.Allowed;
+    }
 
     [Benchmark(Description = "JsonWebTokenHandler.ValidateTokenAsync, RS256")]
     public bool IdentityModel() => _handler.ValidateTokenAsync(_token, _parameters).GetAwaiter().GetResult().IsValid;

@@ -75,7 +75,7 @@ public static class JwtValidator
             // The signing input is the ASCII of the first two segments as sent.
             var signingInput = Encoding.ASCII.GetBytes(token, 0, second);
             TryDecode(signatureText, out var signature);
-            if (!VerifySignature(keys, algorithm, keyId, signingInput, signature, out failure))
+            if (!VerifySignature(keys, algorithm, keyId, signingInput, signature, out var verifiedBy, out failure))
             {
                 return false;
             }
@@ -93,7 +93,7 @@ public static class JwtValidator
                     return false;
                 }
 
-                validated = new ValidatedToken(algorithm, keyId, claims.Clone(), expires);
+                validated = new ValidatedToken(algorithm, keyId, claims.Clone(), expires, verifiedBy);
                 return true;
             }
         }
@@ -160,8 +160,9 @@ public static class JwtValidator
         return true;
     }
 
-    private static bool VerifySignature(IReadOnlyList<SigningKey> keys, string algorithm, string? keyId, byte[] signingInput, byte[] signature, out JwtFailure failure)
+    private static bool VerifySignature(IReadOnlyList<SigningKey> keys, string algorithm, string? keyId, byte[] signingInput, byte[] signature, out SigningKey? verifiedBy, out JwtFailure failure)
     {
+        verifiedBy = null;
         var candidates = 0;
         var sameKeyId = 0;
         foreach (var key in keys)
@@ -180,6 +181,7 @@ public static class JwtValidator
             candidates++;
             if (key.Verify(algorithm, signingInput, signature))
             {
+                verifiedBy = key;
                 failure = default;
                 return true;
             }

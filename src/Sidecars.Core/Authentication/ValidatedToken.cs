@@ -3,8 +3,14 @@ using System.Text.Json;
 namespace Sidecars.Authentication;
 
 /// <summary>A token whose signature and registered claims were verified.</summary>
-public sealed class ValidatedToken(string algorithm, string? keyId, JsonElement claims, DateTimeOffset? expires)
+public sealed class ValidatedToken(string algorithm, string? keyId, JsonElement claims, DateTimeOffset? expires, SigningKey? key = null)
 {
+    /// <summary>The key that verified the signature: a cached token stays valid only while its key set still holds it.</summary>
+    public SigningKey? Key { get; } = key;
+
+    /// <summary>Granted scopes from <c>scope</c> (space-separated) and <c>scp</c> (string or array), parsed once.</summary>
+    public string[] Scopes { get; } = ParseScopes(claims);
+
     public string Algorithm { get; } = algorithm;
 
     public string? KeyId { get; } = keyId;
@@ -13,6 +19,40 @@ public sealed class ValidatedToken(string algorithm, string? keyId, JsonElement 
     public JsonElement Claims { get; } = claims;
 
     public DateTimeOffset? Expires { get; } = expires;
+
+    private static string[] ParseScopes(JsonElement claims)
+    {
+        if (claims.ValueKind != JsonValueKind.Object)
+        {
+            return [];
+        }
+
+        var scopes = new List<string>();
+        foreach (var name in (ReadOnlySpan<string>)["scope", "scp"])
+        {
+            if (!claims.TryGetProperty(name, out var value))
+            {
+                continue;
+            }
+
+            if (value.ValueKind == JsonValueKind.String)
+            {
+                scopes.AddRange(value.GetString()!.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+            }
+            else if (value.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var item in value.EnumerateArray())
+                {
+                    if (item.ValueKind == JsonValueKind.String)
+                    {
+                        scopes.Add(item.GetString()!);
+                    }
+                }
+            }
+        }
+
+        return [.. scopes];
+    }
 
     public string? Subject => Claims.TryGetProperty("sub", out var sub) && sub.ValueKind == JsonValueKind.String ? sub.GetString() : null;
 }

@@ -44,11 +44,11 @@ public static class AuthEvaluator
 {
     public static AuthDecision Decide(IReadOnlyList<AuthRoute> routes, bool defaultAllow, IRequestView request, ITokenSource tokens)
     {
-        foreach (var route in routes)
+        for (var i = 0; i < routes.Count; i++)
         {
-            if (route.Match.Matches(request))
+            if (routes[i].Match.Matches(request))
             {
-                return Evaluate(route.Requires, route.Name, tokens);
+                return Evaluate(routes[i].Requires, routes[i].Name, tokens);
             }
         }
 
@@ -68,9 +68,9 @@ public static class AuthEvaluator
             case AnyRequirement any:
                 // Allowed by any option; otherwise the most telling refusal: a token that was there beats one that was not.
                 AuthDecision? best = null;
-                foreach (var option in any.Options)
+                for (var i = 0; i < any.Options.Count; i++)
                 {
-                    var decision = Evaluate(option, route, tokens);
+                    var decision = Evaluate(any.Options[i], route, tokens);
                     if (decision.Allowed)
                     {
                         return decision;
@@ -85,9 +85,9 @@ public static class AuthEvaluator
                 return best ?? AuthDecision.Forbidden(route, null, "no requirement option", error: null);
             case AllRequirement all:
                 AuthDecision? allowed = null;
-                foreach (var part in all.Parts)
+                for (var i = 0; i < all.Parts.Count; i++)
                 {
-                    var decision = Evaluate(part, route, tokens);
+                    var decision = Evaluate(all.Parts[i], route, tokens);
                     if (!decision.Allowed)
                     {
                         return decision;
@@ -123,52 +123,29 @@ public static class AuthEvaluator
             return AuthDecision.Forbidden(route, requirement.Provider, "audience is not accepted");
         }
 
-        foreach (var scope in requirement.Scopes ?? [])
+        if (requirement.Scopes is { } scopes)
         {
-            if (!HasScope(claims, scope))
+            for (var i = 0; i < scopes.Count; i++)
             {
-                return AuthDecision.Forbidden(route, requirement.Provider, $"scope '{scope}' is required");
+                if (Array.IndexOf(token.Token.Scopes, scopes[i]) < 0)
+                {
+                    return AuthDecision.Forbidden(route, requirement.Provider, $"scope '{scopes[i]}' is required");
+                }
             }
         }
 
-        foreach (var condition in requirement.Claims ?? [])
+        if (requirement.Claims is { } conditions)
         {
-            if (!HasClaim(claims, condition))
+            for (var i = 0; i < conditions.Count; i++)
             {
-                return AuthDecision.Forbidden(route, requirement.Provider, $"claim '{condition.Name}' does not have a required value");
+                if (!HasClaim(claims, conditions[i]))
+                {
+                    return AuthDecision.Forbidden(route, requirement.Provider, $"claim '{conditions[i].Name}' does not have a required value");
+                }
             }
         }
 
         return AuthDecision.Allow(route, requirement.Provider, token.Token);
-    }
-
-    /// <summary>RFC 8693 <c>scope</c> (space-separated string) or <c>scp</c> (string or array, as Azure AD and Okta send it).</summary>
-    public static bool HasScope(JsonElement claims, string scope)
-    {
-        foreach (var name in (ReadOnlySpan<string>)["scope", "scp"])
-        {
-            if (!claims.TryGetProperty(name, out var value))
-            {
-                continue;
-            }
-
-            if (value.ValueKind == JsonValueKind.String)
-            {
-                foreach (var range in value.GetString().AsSpan().Split(' '))
-                {
-                    if (value.GetString().AsSpan()[range].SequenceEqual(scope))
-                    {
-                        return true;
-                    }
-                }
-            }
-            else if (value.ValueKind == JsonValueKind.Array && value.EnumerateArray().Any(s => s.ValueKind == JsonValueKind.String && s.ValueEquals(scope)))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     private static bool HasClaim(JsonElement claims, ClaimCondition condition)
@@ -178,14 +155,54 @@ public static class AuthEvaluator
             return false;
         }
 
-        return value.ValueKind switch
+        switch (value.ValueKind)
         {
-            JsonValueKind.String => condition.Values.Any(v => value.ValueEquals(v)),
-            JsonValueKind.Array => value.EnumerateArray().Any(item => item.ValueKind == JsonValueKind.String && condition.Values.Any(v => item.ValueEquals(v))),
-            JsonValueKind.True => condition.Values.Contains("true"),
-            JsonValueKind.False => condition.Values.Contains("false"),
-            JsonValueKind.Number => condition.Values.Contains(value.GetRawText()),
-            _ => false,
-        };
+            case JsonValueKind.String:
+                return EqualsAny(value, condition.Values);
+            case JsonValueKind.Array:
+                foreach (var item in value.EnumerateArray())
+                {
+                    if (item.ValueKind == JsonValueKind.String && EqualsAny(item, condition.Values))
+                    {
+                        return true;
+                    }
+                }
+
+                return false;
+            case JsonValueKind.True:
+                return Contains(condition.Values, "true");
+            case JsonValueKind.False:
+                return Contains(condition.Values, "false");
+            case JsonValueKind.Number:
+                return Contains(condition.Values, value.GetRawText());
+            default:
+                return false;
+        }
+    }
+
+    private static bool EqualsAny(JsonElement value, IReadOnlyList<string> candidates)
+    {
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            if (value.ValueEquals(candidates[i]))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool Contains(IReadOnlyList<string> values, string value)
+    {
+        for (var i = 0; i < values.Count; i++)
+        {
+            if (values[i] == value)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

@@ -59,21 +59,34 @@ public sealed class RouteMatch(
             return false;
         }
 
-        if (Methods.Count > 0 && !Methods.Contains(request.Method, StringComparer.Ordinal))
+        if (Methods.Count > 0 && !ContainsMethod(request.Method))
         {
             return false;
         }
 
-        foreach (var header in Headers)
+        for (var i = 0; i < Headers.Count; i++)
         {
-            var value = request.Header(header.Name);
-            if (value is null || (header.Value is not null && value != header.Value))
+            var value = request.Header(Headers[i].Name);
+            if (value is null || (Headers[i].Value is not null && value != Headers[i].Value))
             {
                 return false;
             }
         }
 
         return true;
+    }
+
+    private bool ContainsMethod(string method)
+    {
+        for (var i = 0; i < Methods.Count; i++)
+        {
+            if (Methods[i] == method)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>The path without query string or fragment.</summary>

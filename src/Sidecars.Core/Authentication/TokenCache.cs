@@ -1,0 +1,99 @@
+using System.Collections.Concurrent;
+
+namespace Sidecars.Authentication;
+
+/// <summary>
+/// Tokens already validated, keyed by the token text, so a repeated token skips parsing and crypto (as Envoy's
+/// <c>jwt_cache_config</c> does). A hit allocates nothing. An entry is used only for the provider that
+/// validated it, until the token's <c>exp</c> (plus the provider's clock skew), and only while the provider's
+/// current key set still holds the key that verified it — a key removed from the JWKS revokes its tokens.
+/// Bounded: beyond <c>capacity</c> new tokens are not cached until expired entries are dropped.
+/// </summary>
+public sealed class TokenCache(int capacity, TimeProvider time)
+{
+    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private long _hits;
+    private long _lastPrune;
+
+    public int Count => _entries.Count;
+
+    public long Hits => Interlocked.Read(ref _hits);
+
+    public bool TryGet(ReadOnlySpan<char> token, string provider, IReadOnlyList<SigningKey> currentKeys, out ValidatedToken? validated)
+    {
+        validated = null;
+        if (_entries.IsEmpty || !_entries.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(token, out var entry))
+        {
+            return false;
+        }
+
+        if (!ReferenceEquals(entry.Provider, provider) && entry.Provider != provider)
+        {
+            return false;
+        }
+
+        if (time.GetUtcNow() > entry.ValidUntil || !Holds(currentKeys, entry.Token.Key))
+        {
+            _entries.TryRemove(new KeyValuePair<string, Entry>(entry.Text, entry));
+            return false;
+        }
+
+        Interlocked.Increment(ref _hits);
+        validated = entry.Token;
+        return true;
+    }
+
+    /// <summary>Caches a validated token until <paramref name="validUntil"/> (its exp plus the clock skew).</summary>
+    public void Add(string token, string provider, ValidatedToken validated, DateTimeOffset validUntil)
+    {
+        if (capacity <= 0)
+        {
+            return;
+        }
+
+        if (_entries.Count >= capacity)
+        {
+            Prune();
+            if (_entries.Count >= capacity)
+            {
+                return;
+            }
+        }
+
+        _entries[token] = new Entry(token, provider, validated, validUntil);
+    }
+
+    private void Prune()
+    {
+        // At most once a second: pruning walks every entry.
+        var now = time.GetUtcNow();
+        var last = Interlocked.Read(ref _lastPrune);
+        if (now.UtcTicks - last < TimeSpan.TicksPerSecond || Interlocked.CompareExchange(ref _lastPrune, now.UtcTicks, last) != last)
+        {
+            return;
+        }
+
+        foreach (var (key, entry) in _entries)
+        {
+            if (now > entry.ValidUntil)
+            {
+                _entries.TryRemove(new KeyValuePair<string, Entry>(key, entry));
+            }
+        }
+    }
+
+    private static bool Holds(IReadOnlyList<SigningKey> keys, SigningKey? key)
+    {
+        for (var i = 0; i < keys.Count; i++)
+        {
+            if (ReferenceEquals(keys[i], key))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private sealed record Entry(string Text, string Provider, ValidatedToken Token, DateTimeOffset ValidUntil);
+}

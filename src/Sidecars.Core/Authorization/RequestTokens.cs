@@ -1,0 +1,154 @@
+using Sidecars.Authentication;
+
+namespace Sidecars.Authorization;
+
+/// <summary>
+/// The tokens of one request, found and validated lazily per provider, through the token cache. Instances
+/// are reused (one per thread), so a request whose token is cached allocates nothing here.
+/// </summary>
+public sealed class RequestTokens : ITokenSource
+{
+    [ThreadStatic]
+    private static RequestTokens? t_cached;
+
+    private readonly Dictionary<string, ProviderToken> _decided = new(StringComparer.Ordinal);
+    private IRequestView _request = null!;
+    private IReadOnlyDictionary<string, JwtProvider> _providers = null!;
+    private TokenCache _cache = null!;
+    private TimeProvider _time = null!;
+
+    public static RequestTokens Rent(IRequestView request, IReadOnlyDictionary<string, JwtProvider> providers, TokenCache cache, TimeProvider time)
+    {
+        var tokens = t_cached ?? new RequestTokens();
+        t_cached = null;
+        tokens._request = request;
+        tokens._providers = providers;
+        tokens._cache = cache;
+        tokens._time = time;
+        return tokens;
+    }
+
+    public static void Return(RequestTokens tokens)
+    {
+        tokens._decided.Clear();
+        tokens._request = null!;
+        t_cached = tokens;
+    }
+
+    public ProviderToken For(string provider)
+    {
+        if (_decided.TryGetValue(provider, out var known))
+        {
+            return known;
+        }
+
+        var result = Find(provider);
+        _decided[provider] = result;
+        return result;
+    }
+
+    private ProviderToken Find(string name)
+    {
+        if (!_providers.TryGetValue(name, out var provider))
+        {
+            return new ProviderToken(TokenState.Invalid, Failure: JwtFailure.Invalid($"unknown provider '{name}'"));
+        }
+
+        var text = Extract(_request, provider.Locations, out var token);
+        if (text is null)
+        {
+            return ProviderToken.Missing;
+        }
+
+        var keys = provider.Keys;
+        if (_cache.TryGet(token, provider.Name, keys, out var cached))
+        {
+            return new ProviderToken(TokenState.Valid, cached);
+        }
+
+        var tokenText = token.ToString();
+        if (!JwtValidator.TryValidate(tokenText, keys, provider.Options, _time.GetUtcNow(), out var validated, out var failure))
+        {
+            return new ProviderToken(TokenState.Invalid, Failure: failure);
+        }
+
+        var until = validated!.Expires is { } exp ? exp + provider.Options.ClockSkew : _time.GetUtcNow().AddMinutes(5);
+        _cache.Add(tokenText, provider.Name, validated, until);
+        return new ProviderToken(TokenState.Valid, validated);
+    }
+
+    /// <summary>
+    /// The token from the first location that has one: a header value after its prefix (compared
+    /// case-insensitively, as auth schemes are), a query parameter, or a cookie. Returns the text it came from.
+    /// </summary>
+    public static string? Extract(IRequestView request, IReadOnlyList<TokenLocation> locations, out ReadOnlySpan<char> token)
+    {
+        token = default;
+        for (var i = 0; i < locations.Count; i++)
+        {
+            var location = locations[i];
+            switch (location.Kind)
+            {
+                case TokenLocationKind.Header:
+                    var value = request.Header(location.Name);
+                    if (value is not null && value.StartsWith(location.Prefix, StringComparison.OrdinalIgnoreCase))
+                    {
+                        token = value.AsSpan(location.Prefix.Length).Trim();
+                        if (token.Length > 0)
+                        {
+                            return value;
+                        }
+                    }
+
+                    break;
+                case TokenLocationKind.QueryParameter:
+                    if (FindPair(QueryOf(request.Path), '&', location.Name, out token))
+                    {
+                        return request.Path;
+                    }
+
+                    break;
+                case TokenLocationKind.Cookie:
+                    var cookies = request.Header("cookie");
+                    if (cookies is not null && FindPair(cookies, ';', location.Name, out token))
+                    {
+                        return cookies;
+                    }
+
+                    break;
+            }
+        }
+
+        return null;
+    }
+
+    private static ReadOnlySpan<char> QueryOf(string path)
+    {
+        var start = path.IndexOf('?', StringComparison.Ordinal);
+        if (start < 0)
+        {
+            return default;
+        }
+
+        var query = path.AsSpan(start + 1);
+        var fragment = query.IndexOf('#');
+        return fragment < 0 ? query : query[..fragment];
+    }
+
+    private static bool FindPair(ReadOnlySpan<char> text, char separator, string name, out ReadOnlySpan<char> value)
+    {
+        foreach (var range in text.Split(separator))
+        {
+            var pair = text[range].Trim();
+            var equals = pair.IndexOf('=');
+            if (equals > 0 && pair[..equals].SequenceEqual(name) && equals < pair.Length - 1)
+            {
+                value = pair[(equals + 1)..];
+                return true;
+            }
+        }
+
+        value = default;
+        return false;
+    }
+}

@@ -1,0 +1,82 @@
+using Microsoft.Extensions.Time.Testing;
+using Sidecars.Authentication;
+using static Sidecars.Tests.Authentication.TestTokens;
+
+namespace Sidecars.Tests.Authentication;
+
+public sealed class TokenCacheTests
+{
+    private static readonly JwtValidationOptions Options = new() { Issuer = "https://idp.example.com/" };
+
+    private static (ValidatedToken Token, SigningKey[] Keys) Validated(string token)
+    {
+        SigningKey[] keys = [RsaKey()];
+        Assert.True(JwtValidator.TryValidate(token, keys, Options, Now, out var validated, out var failure), failure.Description);
+        return (validated!, keys);
+    }
+
+    [Fact]
+    public void A_cached_token_is_found_by_its_text_for_its_provider()
+    {
+        var clock = new FakeTimeProvider(Now);
+        var cache = new TokenCache(100, clock);
+        var token = Rs256();
+        var (validated, keys) = Validated(token);
+        cache.Add(token, "corp", validated, validated.Expires!.Value);
+
+        Assert.True(cache.TryGet(token.AsSpan(), "corp", keys, out var hit));
+        Assert.Same(validated, hit);
+        Assert.Equal(1, cache.Hits);
+        Assert.False(cache.TryGet(token.AsSpan(), "partners", keys, out _));
+        Assert.False(cache.TryGet((token + "x").AsSpan(), "corp", keys, out _));
+        Assert.Same(keys[0], validated.Key);
+    }
+
+    [Fact]
+    public void A_key_removed_from_the_key_set_revokes_its_cached_tokens()
+    {
+        var cache = new TokenCache(100, new FakeTimeProvider(Now));
+        var token = Rs256();
+        var (validated, keys) = Validated(token);
+        cache.Add(token, "corp", validated, validated.Expires!.Value);
+
+        SigningKey[] rotated = [EcKey()];
+        Assert.False(cache.TryGet(token.AsSpan(), "corp", rotated, out _));
+        Assert.Equal(0, cache.Count);
+        Assert.False(cache.TryGet(token.AsSpan(), "corp", keys, out _));
+    }
+
+    [Fact]
+    public void An_expired_token_stops_being_served_at_its_exp()
+    {
+        var clock = new FakeTimeProvider(Now);
+        var cache = new TokenCache(100, clock);
+        var token = Rs256();
+        var (validated, keys) = Validated(token);
+        cache.Add(token, "corp", validated, validated.Expires!.Value);
+
+        clock.SetUtcNow(validated.Expires.Value);
+        Assert.True(cache.TryGet(token.AsSpan(), "corp", keys, out _));
+        clock.Advance(TimeSpan.FromTicks(1));
+        Assert.False(cache.TryGet(token.AsSpan(), "corp", keys, out _));
+    }
+
+    [Fact]
+    public void The_cache_holds_at_most_its_capacity()
+    {
+        var clock = new FakeTimeProvider(Now);
+        var cache = new TokenCache(3, clock);
+        var (validated, _) = Validated(Rs256());
+        for (var i = 0; i < 10; i++)
+        {
+            cache.Add("token-" + i, "corp", validated, Now.AddMinutes(i < 3 ? 1 : 60));
+        }
+
+        Assert.Equal(3, cache.Count);
+
+        // Once entries expire, room is made for new ones.
+        clock.Advance(TimeSpan.FromMinutes(2));
+        cache.Add("fresh", "corp", validated, Now.AddHours(1));
+        Assert.Equal(1, cache.Count);
+    }
+}
