@@ -1,0 +1,23 @@
+using Sidecars.Authentication;
+
+namespace Sidecars.Authorization.Config;
+
+/// <summary>Where a provider's keys come from.</summary>
+public sealed record KeySource(string? RemoteUri = null, TimeSpan? CacheDuration = null, string? DiscoveryUri = null, string? LocalFile = null, string? LocalInline = null);
+
+/// <summary>A claim copied into a request header for the upstream.</summary>
+public sealed record ClaimHeader(string Claim, string Header);
+
+/// <summary>A compiled provider: validation, token locations, key source and what the upstream receives.</summary>
+public sealed record ProviderPolicy(
+    JwtProvider Provider,
+    KeySource Keys,
+    bool Forward,
+    string? ForwardPayloadHeader,
+    IReadOnlyList<ClaimHeader> ClaimToHeaders);
+
+/// <summary>The authorization part of a snapshot: providers by name, routes in evaluation order, and the default.</summary>
+public sealed record AuthPolicy(IReadOnlyDictionary<string, ProviderPolicy> Providers, IReadOnlyList<AuthRoute> Routes, bool DefaultAllow)
+{
+    public static readonly AuthPolicy Empty = new(new Dictionary<string, ProviderPolicy>(), [], false);
+}
