@@ -31,4 +31,13 @@ public sealed class JwtProvider(string name, JwtValidationOptions options, IRead
     public IReadOnlyList<SigningKey> Keys => Volatile.Read(ref _keys);
 
     public void SetKeys(IReadOnlyList<SigningKey> keys) => Volatile.Write(ref _keys, keys);
+
+    /// <summary>Who refreshes the keys (a JWKS source), told when a token names a key the set does not hold.</summary>
+    public IKeyRefresher? Refresher { get; set; }
+}
+
+/// <summary>Implemented by key sources that can fetch again; the source decides how often it actually does.</summary>
+public interface IKeyRefresher
+{
+    void RequestRefresh();
 }

@@ -8,8 +8,9 @@ namespace Sidecars.Authentication;
 /// </summary>
 public sealed class SigningKey : IDisposable
 {
-    private SigningKey(string? keyId, string keyType, string? algorithm, RSA? rsa, ECDsa? ec, string? curve, byte[]? secret)
+    private SigningKey(string? keyId, string keyType, string? algorithm, RSA? rsa, ECDsa? ec, string? curve, byte[]? secret, byte[] material)
     {
+        Thumbprint = Convert.ToHexStringLower(SHA256.HashData(material));
         KeyId = keyId;
         KeyType = keyType;
         Algorithm = algorithm;
@@ -20,6 +21,13 @@ public sealed class SigningKey : IDisposable
     }
 
     public string? KeyId { get; }
+
+    /// <summary>SHA-256 of the key material: a refreshed JWKS keeps the same instance for an unchanged key, so its cached tokens stay valid.</summary>
+    public string Thumbprint { get; }
+
+    /// <summary>Same kid, type, algorithm and material.</summary>
+    public bool SameAs(SigningKey other) =>
+        KeyId == other.KeyId && KeyType == other.KeyType && Algorithm == other.Algorithm && Curve == other.Curve && Thumbprint == other.Thumbprint;
 
     /// <summary><c>RSA</c>, <c>EC</c> or <c>oct</c>.</summary>
     public string KeyType { get; }
@@ -40,15 +48,15 @@ public sealed class SigningKey : IDisposable
     {
         var rsa = RSA.Create();
         rsa.ImportParameters(parameters);
-        return new SigningKey(keyId, "RSA", algorithm, rsa, null, null, null);
+        return new SigningKey(keyId, "RSA", algorithm, rsa, null, null, null, [.. parameters.Modulus!, .. parameters.Exponent!]);
     }
 
     public static SigningKey FromEc(string? keyId, string curve, ECParameters parameters, string? algorithm = null) =>
-        new(keyId, "EC", algorithm, null, ECDsa.Create(parameters), curve, null);
+        new(keyId, "EC", algorithm, null, ECDsa.Create(parameters), curve, null, [.. parameters.Q.X!, .. parameters.Q.Y!]);
 
     /// <summary>An HMAC secret, only ever from local config: a shared secret is never fetched.</summary>
     public static SigningKey FromSecret(string? keyId, byte[] secret, string? algorithm = null) =>
-        new(keyId, "oct", algorithm, null, null, null, secret);
+        new(keyId, "oct", algorithm, null, null, null, secret, secret);
 
     /// <summary>Whether this key may verify a token signed with <paramref name="algorithm"/>.</summary>
     public bool Accepts(string algorithm)

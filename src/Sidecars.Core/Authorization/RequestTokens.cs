@@ -69,6 +69,12 @@ public sealed class RequestTokens : ITokenSource
         var tokenText = token.ToString();
         if (!JwtValidator.TryValidate(tokenText, keys, provider.Options, _time.GetUtcNow(), out var validated, out var failure))
         {
+            if (failure.UnknownKeyId)
+            {
+                // The issuer may have rotated its keys; the source fetches again, at most once per its minimum interval.
+                provider.Refresher?.RequestRefresh();
+            }
+
             return new ProviderToken(TokenState.Invalid, Failure: failure);
         }
 
