@@ -12,7 +12,7 @@ namespace Sidecars.Jwks;
 /// </summary>
 public sealed class RemoteJwksSource : IKeyRefresher, IDisposable
 {
-    private readonly JwtProvider _provider;
+    private JwtProvider _provider;
     private readonly Uri _uri;
     private readonly bool _discovery;
     private readonly TimeSpan _cacheDuration;
@@ -40,7 +40,21 @@ public sealed class RemoteJwksSource : IKeyRefresher, IDisposable
         provider.Refresher = this;
     }
 
-    public bool HasKeys => _provider.Keys.Count > 0;
+    public bool HasKeys => Volatile.Read(ref _provider).Keys.Count > 0;
+
+    /// <summary>Serves a provider of a newer config snapshot: it gets the current keys at once, and every later refresh.</summary>
+    public void Attach(JwtProvider provider)
+    {
+        var previous = Volatile.Read(ref _provider);
+        if (ReferenceEquals(previous, provider))
+        {
+            return;
+        }
+
+        provider.SetKeys(previous.Keys);
+        provider.Refresher = this;
+        Volatile.Write(ref _provider, provider);
+    }
 
     public DateTimeOffset? LastSuccess => _lastSuccess;
 
@@ -94,7 +108,8 @@ public sealed class RemoteJwksSource : IKeyRefresher, IDisposable
                 throw new FormatException("the key set holds no usable signing key");
             }
 
-            _provider.SetKeys(KeepUnchanged(_provider.Keys, keys));
+            var provider = Volatile.Read(ref _provider);
+            provider.SetKeys(KeepUnchanged(provider.Keys, keys));
             _lastSuccess = _time.GetUtcNow();
             Volatile.Write(ref _lastError, null);
             var lifetime = maxAge is { } age && age < _cacheDuration ? age : _cacheDuration;

@@ -13,7 +13,10 @@ public static class JwksParser
 {
     public const int MaxKeys = 100;
 
-    public static IReadOnlyList<SigningKey> Parse(ReadOnlySpan<byte> json, out IReadOnlyList<string> skipped)
+    /// <param name="json">The JWKS document.</param>
+    /// <param name="skipped">Why each unusable key was left out.</param>
+    /// <param name="allowSymmetric">True only for keys from local config, where an HMAC secret may live.</param>
+    public static IReadOnlyList<SigningKey> Parse(ReadOnlySpan<byte> json, out IReadOnlyList<string> skipped, bool allowSymmetric = false)
     {
         var notes = new List<string>();
         skipped = notes;
@@ -80,8 +83,13 @@ public static class JwksParser
                     }
 
                     break;
+                case "oct" when allowSymmetric && Bytes(key, "k") is { Length: >= 32 } secret:
+                    result.Add(SigningKey.FromSecret(kid, secret, Text(key, "alg")));
+                    break;
                 case "oct":
-                    notes.Add($"symmetric key '{kid}' refused: secrets are configured locally, never fetched");
+                    notes.Add(allowSymmetric
+                        ? $"symmetric key '{kid}' has no 'k' of at least 256 bits"
+                        : $"symmetric key '{kid}' refused: secrets are configured locally, never fetched");
                     break;
                 case var other:
                     notes.Add($"key '{kid}' has unsupported kty '{other}'");

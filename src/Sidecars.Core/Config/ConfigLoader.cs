@@ -1,5 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
+using Sidecars.Authentication;
+using Sidecars.Authorization.Config;
 using Sidecars.RateLimiting.Config;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -57,6 +59,7 @@ public static class ConfigLoader
     public static ConfigSnapshot? Compile(IReadOnlyList<ConfigSource> sources, ConfigDiagnostics diagnostics)
     {
         var domains = new List<DomainDefinition>();
+        var authFiles = new List<AuthYamlParser.FileDefinition>();
         foreach (var source in sources)
         {
             var root = ParseDocument(source, diagnostics);
@@ -65,11 +68,62 @@ public static class ConfigLoader
                 continue;
             }
 
-            domains.Add(RateLimitYamlParser.Parse(new YamlReading(source.Path, diagnostics), root));
+            var yaml = new YamlReading(source.Path, diagnostics);
+            var isAuth = AuthYamlParser.RootKeys.Any(k => YamlReading.GetKeyNode(root, k) is not null);
+            if (isAuth && YamlReading.GetKeyNode(root, "domain") is { } domainKey)
+            {
+                yaml.Error(domainKey, "a file is either a rate limit domain ('domain') or an authorization file ('providers', 'routes', 'default'), not both");
+                continue;
+            }
+
+            if (isAuth)
+            {
+                authFiles.Add(AuthYamlParser.Parse(yaml, root));
+            }
+            else
+            {
+                domains.Add(RateLimitYamlParser.Parse(yaml, root));
+            }
         }
 
         var rateLimits = RateLimitCompiler.Compile(domains, diagnostics);
-        return diagnostics.HasErrors ? null : new ConfigSnapshot(rateLimits, [.. sources.Select(s => s.Path)], Fingerprint(sources));
+        var auth = AuthYamlParser.Compile(authFiles, diagnostics);
+        LoadLocalKeys(auth, authFiles, diagnostics);
+        return diagnostics.HasErrors ? null : new ConfigSnapshot(rateLimits, [.. sources.Select(s => s.Path)], Fingerprint(sources), auth: auth);
+    }
+
+    /// <summary>Loads <c>local_jwks</c> keys (a file next to the config file, or inline JSON) into their providers at compile time.</summary>
+    private static void LoadLocalKeys(AuthPolicy auth, List<AuthYamlParser.FileDefinition> files, ConfigDiagnostics diagnostics)
+    {
+        foreach (var file in files)
+        {
+            foreach (var (policy, node) in file.Providers)
+            {
+                var keys = policy.Keys;
+                if (keys.LocalFile is null && keys.LocalInline is null)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    var json = keys.LocalInline is { } inline
+                        ? System.Text.Encoding.UTF8.GetBytes(inline)
+                        : File.ReadAllBytes(Path.Combine(Path.GetDirectoryName(file.File) ?? ".", keys.LocalFile!));
+                    var parsed = JwksParser.Parse(json, out _, allowSymmetric: true);
+                    if (parsed.Count == 0)
+                    {
+                        diagnostics.Add(file.File, node, $"provider '{policy.Provider.Name}': local_jwks holds no usable key");
+                    }
+
+                    policy.Provider.SetKeys(parsed);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or FormatException)
+                {
+                    diagnostics.Add(file.File, node, $"provider '{policy.Provider.Name}': cannot read local_jwks: {e.Message}");
+                }
+            }
+        }
     }
 
     private static YamlMappingNode? ParseDocument(ConfigSource source, ConfigDiagnostics diagnostics)

@@ -1,3 +1,4 @@
+using Sidecars.Authorization.Config;
 using Sidecars.RateLimiting;
 
 namespace Sidecars.Config;
@@ -8,9 +9,10 @@ namespace Sidecars.Config;
 /// </summary>
 public sealed class ConfigSnapshot
 {
-    public ConfigSnapshot(RateLimitConfig rateLimits, IReadOnlyList<string> files, string fingerprint, long generation = 0)
+    public ConfigSnapshot(RateLimitConfig rateLimits, IReadOnlyList<string> files, string fingerprint, long generation = 0, AuthPolicy? auth = null)
     {
         RateLimits = rateLimits;
+        Auth = auth ?? AuthPolicy.Empty;
         Files = files;
         Fingerprint = fingerprint;
         Generation = generation;
@@ -20,6 +22,9 @@ public sealed class ConfigSnapshot
 
     public RateLimitConfig RateLimits { get; }
 
+    /// <summary>Providers and routes for ext_authz; empty when no authorization file is present.</summary>
+    public AuthPolicy Auth { get; }
+
     public IReadOnlyList<string> Files { get; }
 
     /// <summary>A hash of every file's path and content: a reload whose inputs did not change is skipped.</summary>
@@ -28,5 +33,5 @@ public sealed class ConfigSnapshot
     /// <summary>1 for the first config loaded, then one more for each reload that was applied.</summary>
     public long Generation { get; }
 
-    public ConfigSnapshot WithGeneration(long generation) => new(RateLimits, Files, Fingerprint, generation);
+    public ConfigSnapshot WithGeneration(long generation) => new(RateLimits, Files, Fingerprint, generation, Auth);
 }

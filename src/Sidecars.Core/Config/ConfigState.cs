@@ -13,6 +13,9 @@ public sealed class ConfigState
 
     public ConfigSnapshot Current => Volatile.Read(ref _current);
 
+    /// <summary>Raised after a snapshot is published, on the publishing thread (e.g. to start fetching its JWKS).</summary>
+    public event Action<ConfigSnapshot>? Published;
+
     public bool IsLoaded => Current.Generation > 0;
 
     public IReadOnlyList<ConfigError> LastErrors => Volatile.Read(ref _lastErrors);
@@ -25,6 +28,7 @@ public sealed class ConfigState
         var next = snapshot.WithGeneration(Interlocked.Increment(ref _generation));
         Volatile.Write(ref _current, next);
         Volatile.Write(ref _lastErrors, []);
+        Published?.Invoke(next);
         return next;
     }
 

@@ -11,7 +11,7 @@ namespace Sidecars.Envoy.Health;
 /// </summary>
 public sealed class HealthService(ServingState serving) : Grpc.Health.V1.Health.HealthBase
 {
-    private static readonly string[] KnownServices = ["", "envoy.service.ratelimit.v3.RateLimitService"];
+    private static readonly string[] KnownServices = ["", "envoy.service.ratelimit.v3.RateLimitService", "envoy.service.auth.v3.Authorization"];
 
     public override Task<HealthCheckResponse> Check(HealthCheckRequest request, ServerCallContext context)
     {

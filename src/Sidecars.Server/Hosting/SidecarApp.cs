@@ -7,6 +7,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Sidecars.Config;
+using Sidecars.Authentication;
+using Sidecars.Envoy.Authorization;
 using Sidecars.Envoy.Health;
 using Sidecars.Envoy.RateLimiting;
 using Sidecars.RateLimiting;
@@ -83,17 +85,25 @@ public static class SidecarApp
         builder.Services.AddSingleton<RateLimitEngine>();
         builder.Services.AddSingleton(settings.Headers);
         builder.Services.AddSingleton<RateLimitServiceAdapter>();
+        builder.Services.AddSingleton(sp => new TokenCache(settings.Auth.TokenCacheSize, sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(settings.Auth);
+        builder.Services.AddSingleton(settings.Jwks);
+        builder.Services.AddSingleton<JwksManager>();
+        builder.Services.AddSingleton<AuthorizationServiceAdapter>();
         builder.Services.AddSingleton<ServingState>();
         builder.Services.AddSingleton<HealthService>();
         builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = settings.Requests.MaxMessageBytes);
 
         var app = builder.Build();
         app.MapGrpcService<RateLimitServiceAdapter>();
+        app.MapGrpcService<AuthorizationServiceAdapter>();
         app.MapGrpcService<HealthService>();
         app.MapStatusEndpoints();
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sidecars");
         ServerLog.Starting(logger, settings.ToString());
+        // Created before the first config is published, so it fetches that config's JWKS.
+        app.Services.GetRequiredService<JwksManager>();
         app.Services.GetRequiredService<ConfigReloader>().LoadInitial();
         _ = app.Services.GetRequiredService<IBucketStore>();
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();

@@ -1,5 +1,7 @@
 using Sidecars.Envoy.RateLimiting;
 using Sidecars.Redis;
+using Sidecars.Envoy.Authorization;
+using Sidecars.Jwks;
 
 namespace Sidecars.Server.Hosting;
 
@@ -40,6 +42,15 @@ public sealed class SidecarsOptions
     public RequestLimitSettings Requests { get; set; } = new();
 
     public RateLimitHeadersOptions Headers { get; set; } = new();
+
+    /// <summary>ext_authz answers: reason header, realm, token cache size.</summary>
+    public AuthResponseOptions Auth { get; set; } = new();
+
+    /// <summary>Remote JWKS fetching: timeout, size cap, refresh bounds.</summary>
+    public JwksOptions Jwks { get; set; } = new();
+
+    /// <summary>Readiness waits until every remote provider has fetched its keys once.</summary>
+    public bool RequireKeysForReadiness { get; set; } = true;
 
     public override string ToString() =>
         $"config={(string.IsNullOrEmpty(Config) ? "<embedded example>" : Config)} grpc={Grpc} http={(string.IsNullOrEmpty(Http) ? "<off>" : Http)} " +

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using Sidecars.Config;
 using Sidecars.Envoy.Health;
 using Sidecars.RateLimiting;
+using Sidecars.Server.Config;
 
 namespace Sidecars.Server.Http;
 
@@ -14,9 +15,9 @@ internal static class StatusEndpoints
     public static void MapStatusEndpoints(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/healthz", () => Results.Text("ok\n"));
-        endpoints.MapGet("/readyz", (ConfigState state, ServingState serving, IStoreStatusSource store) =>
+        endpoints.MapGet("/readyz", (ConfigState state, ServingState serving, IStoreStatusSource store, JwksManager jwks, Microsoft.Extensions.Options.IOptions<Sidecars.Server.Hosting.SidecarsOptions> options) =>
         {
-            var ready = serving.IsServing;
+            var ready = serving.IsServing && (!options.Value.RequireKeysForReadiness || jwks.AllHaveKeys());
             var snapshot = state.Current;
             var body = new ReadyStatus(
                 ready,
@@ -26,7 +27,8 @@ internal static class StatusEndpoints
                 snapshot.RateLimits.Domains.Count,
                 state.FailedReloads,
                 [.. state.LastErrors.Select(e => e.ToString())],
-                store.Status());
+                store.Status(),
+                [.. jwks.Status().Select(s => new JwksStatus(s.Provider, s.HasKeys, s.LastError, s.Fetches))]);
             return Results.Json(body, StatusJsonContext.Default.ReadyStatus, statusCode: ready ? 200 : 503);
         });
     }
@@ -40,7 +42,10 @@ internal sealed record ReadyStatus(
     int Domains,
     long FailedReloads,
     IReadOnlyList<string> LastErrors,
-    StoreStatus Store);
+    StoreStatus Store,
+    IReadOnlyList<JwksStatus> Jwks);
+
+internal sealed record JwksStatus(string Provider, bool HasKeys, string? LastError, long Fetches);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(ReadyStatus))]

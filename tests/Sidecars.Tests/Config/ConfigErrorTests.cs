@@ -113,3 +113,41 @@ public sealed class ConfigErrorTests
         Assert.Equal(6, snapshot.RateLimits.LimitCount);
     }
 }
+
+public sealed class MixedConfigTests
+{
+    [Fact]
+    public void Rate_limit_and_authorization_files_load_side_by_side()
+    {
+        var diagnostics = new ConfigDiagnostics();
+        var snapshot = ConfigLoader.Compile(
+            [
+                new ConfigSource("edge.yaml", "domain: edge\ndescriptors:\n  - key: user\n    rate_limit: { unit: second, requests_per_unit: 5 }\n"),
+                new ConfigSource("auth.yaml", "routes:\n  - match: { path_prefix: / }\n    requires: allow\ndefault: deny\n"),
+            ],
+            diagnostics);
+        Assert.Empty(diagnostics.Errors);
+        Assert.Single(snapshot!.RateLimits.Domains);
+        Assert.Single(snapshot.Auth.Routes);
+    }
+
+    [Fact]
+    public void A_file_cannot_be_both_a_domain_and_an_authorization_file()
+    {
+        var diagnostics = new ConfigDiagnostics();
+        Assert.Null(ConfigLoader.Compile([new ConfigSource("both.yaml", "domain: edge\nroutes: []\n")], diagnostics));
+        Assert.Equal(
+            "both.yaml:1:1: a file is either a rate limit domain ('domain') or an authorization file ('providers', 'routes', 'default'), not both",
+            Assert.Single(diagnostics.Errors).ToString());
+    }
+
+    [Fact]
+    public void Local_jwks_that_cannot_be_read_is_a_located_error()
+    {
+        var diagnostics = new ConfigDiagnostics();
+        Assert.Null(ConfigLoader.Compile(
+            [new ConfigSource("/nonexistent-dir/auth.yaml", "providers:\n  - name: corp\n    local_jwks: { file: missing.json }\n")],
+            diagnostics));
+        Assert.StartsWith("/nonexistent-dir/auth.yaml:2:5: provider 'corp': cannot read local_jwks:", Assert.Single(diagnostics.Errors).ToString(), StringComparison.Ordinal);
+    }
+}

@@ -12,23 +12,7 @@ namespace Sidecars.Tests.Server;
 /// </summary>
 public sealed class AotBinarySmokeTests
 {
-    private static string Binary()
-    {
-        var path = Environment.GetEnvironmentVariable("SIDECARS_AOT_BINARY");
-        if (string.IsNullOrEmpty(path))
-        {
-            var root = new DirectoryInfo(AppContext.BaseDirectory);
-            while (root is not null && !File.Exists(Path.Combine(root.FullName, "Sidecars.sln")))
-            {
-                root = root.Parent;
-            }
-
-            path = root is null ? "artifacts/aot/sidecars" : Path.Combine(root.FullName, "artifacts", "aot", "sidecars");
-        }
-
-        Assert.True(File.Exists(path), $"native AOT binary not found at {path}: run scripts/test.sh, which publishes it before the tests");
-        return path;
-    }
+    private static string Binary() => AotBinary.Path();
 
     [Fact]
     public Task Aot_binary_answers_should_rate_limit_and_stops_cleanly_on_sigterm() => ServeAndLimit(redis: null);
@@ -130,5 +114,27 @@ public sealed class AotBinarySmokeTests
         Assert.Equal(
             Path.Combine(directory.Path, "bad.yaml") + ":4:25: invalid rate limit unit 'eon' (valid: second, minute, hour, day, week, month, year)",
             output.Trim());
+    }
+}
+
+/// <summary>Where the AOT binary published by scripts/test.sh is.</summary>
+internal static class AotBinary
+{
+    public static string Path()
+    {
+        var path = Environment.GetEnvironmentVariable("SIDECARS_AOT_BINARY");
+        if (string.IsNullOrEmpty(path))
+        {
+            var root = new DirectoryInfo(AppContext.BaseDirectory);
+            while (root is not null && !File.Exists(System.IO.Path.Combine(root.FullName, "Sidecars.sln")))
+            {
+                root = root.Parent;
+            }
+
+            path = root is null ? "artifacts/aot/sidecars" : System.IO.Path.Combine(root.FullName, "artifacts", "aot", "sidecars");
+        }
+
+        Assert.True(File.Exists(path), $"native AOT binary not found at {path}: run scripts/test.sh, which publishes it before the tests");
+        return path;
     }
 }

@@ -20,4 +20,10 @@ public sealed record ProviderPolicy(
 public sealed record AuthPolicy(IReadOnlyDictionary<string, ProviderPolicy> Providers, IReadOnlyList<AuthRoute> Routes, bool DefaultAllow)
 {
     public static readonly AuthPolicy Empty = new(new Dictionary<string, ProviderPolicy>(), [], false);
+
+    /// <summary>The providers' validators by name, as token sources look them up.</summary>
+    public IReadOnlyDictionary<string, JwtProvider> Validators { get; } = Providers.ToDictionary(p => p.Key, p => p.Value.Provider, StringComparer.Ordinal);
+
+    /// <summary>Whether any file declared authorization at all; without one, ext_authz answers per <see cref="DefaultAllow"/>.</summary>
+    public bool IsEmpty => Providers.Count == 0 && Routes.Count == 0;
 }

@@ -1,0 +1,16 @@
+namespace Sidecars.Envoy.Authorization;
+
+/// <summary>How denials are worded (section <c>Sidecars:Auth</c>).</summary>
+public sealed class AuthResponseOptions
+{
+    /// <summary>Adds the refusal's reason as <see cref="ReasonHeader"/> on denials; turn off if clients must not see it.</summary>
+    public bool ExposeReason { get; set; } = true;
+
+    public string ReasonHeader { get; set; } = "x-ext-authz-reason";
+
+    /// <summary>The <c>realm</c> of <c>WWW-Authenticate</c>; empty uses the request's host.</summary>
+    public string Realm { get; set; } = string.Empty;
+
+    /// <summary>Entries of the token cache, shared by all providers.</summary>
+    public int TokenCacheSize { get; set; } = 10_000;
+}
