@@ -23,6 +23,7 @@ public sealed class AuthConfigTests
             clock_skew: 30s
             require_expiration: true
             max_lifetime: 24h
+            max_token_size: 4096
           - name: partners
             discovery: https://partners.example.com/.well-known/openid-configuration
         routes:
@@ -65,6 +66,8 @@ public sealed class AuthConfigTests
         Assert.Equal(TimeSpan.FromMinutes(10), corp.Keys.CacheDuration);
         Assert.Equal(TimeSpan.FromSeconds(30), corp.Provider.Options.ClockSkew);
         Assert.Equal(TimeSpan.FromHours(24), corp.Provider.Options.MaxLifetime);
+        Assert.Equal(4096, corp.Provider.Options.MaxTokenLength);
+        Assert.Equal(8192, policy.Providers["partners"].Provider.Options.MaxTokenLength);
         Assert.Equal(["orders-api"], corp.Provider.Options.Audiences);
         Assert.Equal(
             [new TokenLocation(TokenLocationKind.Header, "authorization", "Bearer "), new TokenLocation(TokenLocationKind.QueryParameter, "access_token")],
@@ -88,7 +91,7 @@ public sealed class AuthConfigTests
     }
 
     [Theory]
-    [InlineData("providers:\n  - name: p\n    discovery: https://i/\n    jwks: x\n", "a.yaml:4:5: config error, unknown key 'jwks' in a provider (valid keys: name, issuer, audiences, remote_jwks, discovery, local_jwks, from_headers, from_params, from_cookies, forward, forward_payload_header, claim_to_headers, clock_skew, require_expiration, max_lifetime, typ)")]
+    [InlineData("providers:\n  - name: p\n    discovery: https://i/\n    jwks: x\n", "a.yaml:4:5: config error, unknown key 'jwks' in a provider (valid keys: name, issuer, audiences, remote_jwks, discovery, local_jwks, from_headers, from_params, from_cookies, forward, forward_payload_header, claim_to_headers, clock_skew, require_expiration, max_lifetime, typ, max_token_size)")]
     [InlineData("providers:\n  - name: p\n", "a.yaml:2:5: a provider needs exactly one of 'remote_jwks', 'discovery' or 'local_jwks'")]
     [InlineData("providers:\n  - name: p\n    discovery: https://x/\n    local_jwks: { inline: '{}' }\n", "a.yaml:2:5: a provider needs exactly one of 'remote_jwks', 'discovery' or 'local_jwks'")]
     [InlineData("providers:\n  - name: p\n    remote_jwks: { uri: ftp://x/keys }\n", "a.yaml:3:25: remote_jwks needs an http(s) 'uri'")]

@@ -18,7 +18,7 @@ internal static class AuthYamlParser
     private static readonly string[] ProviderKeys =
     [
         "name", "issuer", "audiences", "remote_jwks", "discovery", "local_jwks", "from_headers", "from_params", "from_cookies",
-        "forward", "forward_payload_header", "claim_to_headers", "clock_skew", "require_expiration", "max_lifetime", "typ",
+        "forward", "forward_payload_header", "claim_to_headers", "clock_skew", "require_expiration", "max_lifetime", "typ", "max_token_size",
     ];
 
     private static readonly string[] RequirementKeys = ["provider", "audiences", "scopes", "claims", "allow_missing", "any", "all"];
@@ -169,6 +169,7 @@ internal static class AuthYamlParser
             RequireExpiration = yaml.Bool(map, "require_expiration") ?? true,
             MaxLifetime = Duration(yaml, map, "max_lifetime"),
             RequiredType = yaml.String(map, "typ"),
+            MaxTokenLength = (int)Math.Min(yaml.UInt32(map, "max_token_size") ?? 8 * 1024, 1024 * 1024),
         };
 
         var locations = new List<TokenLocation>();
