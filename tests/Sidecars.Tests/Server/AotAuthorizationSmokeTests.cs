@@ -41,17 +41,7 @@ public sealed class AotAuthorizationSmokeTests
         try
         {
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
-            Assert.True(await Eventually.TrueAsync(async () =>
-            {
-                try
-                {
-                    return (await http.GetAsync("/readyz")).IsSuccessStatusCode;
-                }
-                catch (HttpRequestException)
-                {
-                    return false;
-                }
-            }), "the AOT binary did not become ready");
+            await AotBinary.WaitReadyAsync(http);
 
             using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
             var client = new global::Envoy.Service.Auth.V3.Authorization.AuthorizationClient(channel);

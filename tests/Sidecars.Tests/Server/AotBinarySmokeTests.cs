@@ -56,17 +56,7 @@ public sealed class AotBinarySmokeTests
         try
         {
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
-            Assert.True(await Eventually.TrueAsync(async () =>
-            {
-                try
-                {
-                    return (await http.GetAsync("/readyz")).IsSuccessStatusCode;
-                }
-                catch (HttpRequestException)
-                {
-                    return false;
-                }
-            }), "the AOT binary did not become ready");
+            await AotBinary.WaitReadyAsync(http);
 
             using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
             var client = new RateLimitService.RateLimitServiceClient(channel);
@@ -117,9 +107,24 @@ public sealed class AotBinarySmokeTests
     }
 }
 
-/// <summary>Where the AOT binary published by scripts/test.sh is.</summary>
+/// <summary>Where the AOT binary published by scripts/test.sh is, and waiting for it to serve.</summary>
 internal static class AotBinary
 {
+    public static async Task WaitReadyAsync(HttpClient http)
+    {
+        Assert.True(await Eventually.TrueAsync(async () =>
+        {
+            try
+            {
+                return (await http.GetAsync("/readyz")).IsSuccessStatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }), "the AOT binary did not become ready");
+    }
+
     public static string Path()
     {
         var path = Environment.GetEnvironmentVariable("SIDECARS_AOT_BINARY");
