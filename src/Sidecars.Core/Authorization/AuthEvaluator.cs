@@ -26,7 +26,7 @@ public interface ITokenSource
 /// <summary>
 /// The outcome: allowed (with the token that allowed it, if any), or denied with the HTTP status Envoy
 /// should answer — 401 for a missing or invalid token, 403 for a valid token that does not grant the request
-/// or a route that denies — and the RFC 6750 error code and description for <c>WWW-Authenticate</c>.
+/// or a route that denies, 400 for a request whose path or host cannot be matched safely — and the RFC 6750 error code and description for <c>WWW-Authenticate</c>.
 /// </summary>
 public readonly record struct AuthDecision(bool Allowed, int Status, string? Error, string Description, string? Route, string? Provider, ValidatedToken? Token)
 {
@@ -37,22 +37,108 @@ public readonly record struct AuthDecision(bool Allowed, int Status, string? Err
 
     public static AuthDecision Forbidden(string? route, string? provider, string description, string? error = "insufficient_scope") =>
         new(false, 403, error, description, route, provider, null);
+
+    /// <summary>A request refused before any route is chosen (malformed or ambiguous path or host), as Envoy answers its own path checks: 400.</summary>
+    public static AuthDecision BadRequest(string description) => new(false, 400, null, description, null, null, null);
 }
 
-/// <summary>First matching route decides; its requirement is evaluated against the request's tokens.</summary>
+/// <summary>
+/// First matching route decides; its requirement is evaluated against the request's tokens. The request is
+/// read once (<see cref="RouteRequest"/>): a malformed path or host is refused with 400, and so is a path whose
+/// other readings — dot segments kept, <c>%2F</c> decoded or <c>;</c> parameters dropped, letter case ignored —
+/// would select a route with a different requirement, since the upstream might read it that way.
+/// </summary>
 public static class AuthEvaluator
 {
+    private const string LiteralAmbiguity = "path is ambiguous: its dot segments or repeated slashes change which route matches";
+    private const string LenientAmbiguity = "path is ambiguous: an encoded slash or a ';' parameter changes which route matches";
+    private const string CaseAmbiguity = "path is ambiguous: it matches another route when letter case is ignored";
+
     public static AuthDecision Decide(IReadOnlyList<AuthRoute> routes, bool defaultAllow, IRequestView request, ITokenSource tokens)
     {
-        for (var i = 0; i < routes.Count; i++)
+        if (!RouteRequest.TryCreate(request, out var facts, out var rejection))
         {
-            if (routes[i].Match.Matches(request))
-            {
-                return Evaluate(routes[i].Requires, routes[i].Name, tokens);
-            }
+            return AuthDecision.BadRequest(rejection!);
+        }
+
+        var chosen = FirstMatch(routes, facts, facts.Path.Value.Span, ignoreCase: false, routes.Count);
+        if (Ambiguity(routes, defaultAllow, facts, chosen) is { } ambiguity)
+        {
+            return AuthDecision.BadRequest(ambiguity);
+        }
+
+        if (chosen >= 0)
+        {
+            return Evaluate(routes[chosen].Requires, routes[chosen].Name, tokens);
         }
 
         return defaultAllow ? AuthDecision.Allow(null) : AuthDecision.Forbidden(null, null, "no route matches this request", error: null);
+    }
+
+    private static int FirstMatch(IReadOnlyList<AuthRoute> routes, in RouteRequest request, ReadOnlySpan<char> path, bool ignoreCase, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            if (routes[i].Match.Matches(request, path, ignoreCase))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>Why another reading of the path would be decided differently, or null when every reading gets the same requirement.</summary>
+    private static string? Ambiguity(IReadOnlyList<AuthRoute> routes, bool defaultAllow, in RouteRequest request, int chosen)
+    {
+        var path = request.Path;
+        if (FoldedCase(routes, defaultAllow, request, path.Value.Span, chosen, chosen))
+        {
+            return CaseAmbiguity;
+        }
+
+        if (path.Literal is { } literal)
+        {
+            var match = FirstMatch(routes, request, literal, ignoreCase: false, routes.Count);
+            if (!SameRequirement(routes, defaultAllow, chosen, match) || FoldedCase(routes, defaultAllow, request, literal, match, chosen))
+            {
+                return LiteralAmbiguity;
+            }
+        }
+
+        if (path.Lenient is { } lenient)
+        {
+            var match = FirstMatch(routes, request, lenient, ignoreCase: false, routes.Count);
+            if (!SameRequirement(routes, defaultAllow, chosen, match) || FoldedCase(routes, defaultAllow, request, lenient, match, chosen))
+            {
+                return LenientAmbiguity;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Whether a route before <paramref name="match"/> (the reading's case-sensitive first match) matches the
+    /// reading when letter case is ignored, with another requirement than the chosen route's. A case-sensitive
+    /// match is also a case-insensitive one, so routes after <paramref name="match"/> cannot come first.
+    /// </summary>
+    private static bool FoldedCase(IReadOnlyList<AuthRoute> routes, bool defaultAllow, in RouteRequest request, ReadOnlySpan<char> reading, int match, int chosen)
+    {
+        var folded = FirstMatch(routes, request, reading, ignoreCase: true, match < 0 ? routes.Count : match);
+        return folded >= 0 && !SameRequirement(routes, defaultAllow, chosen, folded);
+    }
+
+    private static bool SameRequirement(IReadOnlyList<AuthRoute> routes, bool defaultAllow, int first, int second)
+    {
+        if (first == second)
+        {
+            return true;
+        }
+
+        var a = first < 0 ? (defaultAllow ? Requirement.Allow : Requirement.Deny) : routes[first].Requires;
+        var b = second < 0 ? (defaultAllow ? Requirement.Allow : Requirement.Deny) : routes[second].Requires;
+        return a.Equals(b);
     }
 
     public static AuthDecision Evaluate(Requirement requirement, string route, ITokenSource tokens)

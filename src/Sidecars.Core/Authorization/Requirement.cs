@@ -17,6 +17,8 @@ public sealed record ClaimCondition(string Name, IReadOnlyList<string> Values);
 /// <summary>
 /// A valid token from <see cref="Provider"/>, with every scope in <see cref="Scopes"/> (from <c>scope</c> or
 /// <c>scp</c>), every claim condition, and, when <see cref="Audiences"/> is set, one of those audiences.
+/// The config compiler sets <see cref="Audiences"/> to the route's <c>audiences</c> or, when it names none,
+/// the provider's: a route's list overrides the provider's, as in Envoy jwt_authn (issue 7, finding 5).
 /// With <see cref="AllowMissing"/> a request without a token passes, but a present token must be valid.
 /// </summary>
 public sealed record ProviderRequirement(

@@ -21,8 +21,37 @@ public interface IRequestView
 public sealed record HeaderCondition(string Name, string? Value);
 
 /// <summary>
-/// A route's match: host (exact, or <c>*.suffix</c>), one of path / path_prefix / path_regex on the path
-/// without its query, methods, and headers. Every condition given must hold.
+/// A request as routes see it, read once per request: the normalised path and its other readings
+/// (<see cref="RequestPath"/>), the host without port or trailing dot (<see cref="RequestHost"/>), and the
+/// method as sent (compared case-insensitively). Headers are read from <see cref="Request"/>.
+/// </summary>
+public readonly struct RouteRequest(IRequestView request, ReadOnlyMemory<char> host, RequestPath path)
+{
+    public IRequestView Request { get; } = request;
+
+    public ReadOnlyMemory<char> Host { get; } = host;
+
+    public RequestPath Path { get; } = path;
+
+    /// <summary>False with the reason (for a 400) when the path or host is malformed or ambiguous by itself.</summary>
+    public static bool TryCreate(IRequestView request, out RouteRequest facts, out string? reason)
+    {
+        facts = default;
+        if (!RequestPath.TryParse(request.Path, request.Method, out var path, out reason) ||
+            !RequestHost.TryParse(request.Host, out var host, out reason))
+        {
+            return false;
+        }
+
+        facts = new RouteRequest(request, host, path);
+        return true;
+    }
+}
+
+/// <summary>
+/// A route's match: host (exact, or <c>*.suffix</c>; case-insensitive, port and trailing dot ignored), one of
+/// path / path_prefix / path_regex on the normalised path (case-sensitive, as Envoy's <c>case_sensitive</c>
+/// default), methods (case-insensitive), and headers. Every condition given must hold.
 /// </summary>
 public sealed class RouteMatch(
     string? host = null,
@@ -32,7 +61,7 @@ public sealed class RouteMatch(
     IReadOnlyList<string>? methods = null,
     IReadOnlyList<HeaderCondition>? headers = null)
 {
-    public string? Host { get; } = host;
+    public string? Host { get; } = host is null ? null : RequestHost.Normalize(host);
 
     public string? PathExact { get; } = path;
 
@@ -44,29 +73,38 @@ public sealed class RouteMatch(
 
     public IReadOnlyList<HeaderCondition> Headers { get; } = headers ?? [];
 
-    public bool Matches(IRequestView request)
+    /// <summary>Reads the request and matches it; a malformed request matches nothing. The evaluator reads the request once instead.</summary>
+    public bool Matches(IRequestView request) =>
+        RouteRequest.TryCreate(request, out var facts, out _) && Matches(facts, facts.Path.Value.Span, ignoreCase: false);
+
+    /// <summary>
+    /// Matches one reading of the request's path. <paramref name="ignoreCase"/> compares exact and prefix paths
+    /// ignoring ASCII case, to find routes a case-insensitive upstream would serve; a regex is taken as written
+    /// (it can say <c>(?i)</c> itself).
+    /// </summary>
+    public bool Matches(in RouteRequest request, ReadOnlySpan<char> path, bool ignoreCase)
     {
-        if (Host is not null && !HostMatches(Host, request.Host))
+        if (Host is not null && !HostMatches(Host, request.Host.Span))
         {
             return false;
         }
 
-        var path = PathOf(request.Path);
-        if ((PathExact is not null && !path.SequenceEqual(PathExact)) ||
-            (PathPrefix is not null && !path.StartsWith(PathPrefix, StringComparison.Ordinal)) ||
+        var comparison = ignoreCase ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        if ((PathExact is not null && !path.Equals(PathExact, comparison)) ||
+            (PathPrefix is not null && !path.StartsWith(PathPrefix, comparison)) ||
             (PathRegex is not null && !PathRegex.IsMatch(path)))
         {
             return false;
         }
 
-        if (Methods.Count > 0 && !ContainsMethod(request.Method))
+        if (Methods.Count > 0 && !ContainsMethod(request.Request.Method))
         {
             return false;
         }
 
         for (var i = 0; i < Headers.Count; i++)
         {
-            var value = request.Header(Headers[i].Name);
+            var value = request.Request.Header(Headers[i].Name);
             if (value is null || (Headers[i].Value is not null && value != Headers[i].Value))
             {
                 return false;
@@ -76,11 +114,12 @@ public sealed class RouteMatch(
         return true;
     }
 
+    /// <summary>RFC 9110 §9.1 says methods are case-sensitive, but a non-canonical <c>post</c> must not skip a <c>POST</c> route.</summary>
     private bool ContainsMethod(string method)
     {
         for (var i = 0; i < Methods.Count; i++)
         {
-            if (Methods[i] == method)
+            if (Methods[i].Equals(method, StringComparison.OrdinalIgnoreCase))
             {
                 return true;
             }
@@ -96,18 +135,13 @@ public sealed class RouteMatch(
         return end < 0 ? path : path.AsSpan(0, end);
     }
 
-    /// <summary>Exact (case-insensitive, port ignored) or <c>*.example.com</c> for any subdomain of example.com.</summary>
-    public static bool HostMatches(string pattern, string host)
-    {
-        var name = host.AsSpan();
-        var colon = name.LastIndexOf(':');
-        if (colon > 0 && name[(colon + 1)..].IndexOfAnyExceptInRange('0', '9') < 0 && !name.EndsWith("]", StringComparison.Ordinal))
-        {
-            name = name[..colon];
-        }
+    /// <summary>Exact (case-insensitive, port and trailing dot ignored) or <c>*.example.com</c> for any subdomain of example.com; a malformed host matches nothing.</summary>
+    public static bool HostMatches(string pattern, string host) =>
+        RequestHost.TryParse(host, out var name, out _) && HostMatches(RequestHost.Normalize(pattern), name.Span);
 
-        return pattern.StartsWith("*.", StringComparison.Ordinal)
+    /// <summary>Matches a host already read by <see cref="RequestHost.TryParse"/> against a normalised pattern.</summary>
+    private static bool HostMatches(string pattern, ReadOnlySpan<char> name) =>
+        pattern.StartsWith("*.", StringComparison.Ordinal)
             ? name.Length > pattern.Length - 1 && name.EndsWith(pattern.AsSpan(1), StringComparison.OrdinalIgnoreCase)
             : name.Equals(pattern, StringComparison.OrdinalIgnoreCase);
-    }
 }

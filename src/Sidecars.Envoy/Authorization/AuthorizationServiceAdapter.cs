@@ -122,8 +122,8 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
     {
         var denied = new DeniedHttpResponse
         {
-            Status = new HttpStatus { Code = decision.Status == 401 ? StatusCode.Unauthorized : StatusCode.Forbidden },
-            Body = decision.Status == 401 ? "Unauthorized\n" : "Forbidden\n",
+            Status = new HttpStatus { Code = decision.Status switch { 401 => StatusCode.Unauthorized, 400 => StatusCode.BadRequest, _ => StatusCode.Forbidden } },
+            Body = decision.Status switch { 401 => "Unauthorized\n", 400 => "Bad Request\n", _ => "Forbidden\n" },
         };
         if (decision.Status == 401 || decision.Error is not null)
         {

@@ -68,7 +68,7 @@ public sealed class AuthConfigTests
         Assert.Equal(TimeSpan.FromHours(24), corp.Provider.Options.MaxLifetime);
         Assert.Equal(4096, corp.Provider.Options.MaxTokenLength);
         Assert.Equal(8192, policy.Providers["partners"].Provider.Options.MaxTokenLength);
-        Assert.Equal(["orders-api"], corp.Provider.Options.Audiences);
+        Assert.Equal(["orders-api"], corp.Audiences);
         Assert.Equal(
             [new TokenLocation(TokenLocationKind.Header, "authorization", "Bearer "), new TokenLocation(TokenLocationKind.QueryParameter, "access_token")],
             corp.Provider.Locations);

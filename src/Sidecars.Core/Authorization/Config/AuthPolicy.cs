@@ -8,13 +8,19 @@ public sealed record KeySource(string? RemoteUri = null, TimeSpan? CacheDuration
 /// <summary>A claim copied into a request header for the upstream.</summary>
 public sealed record ClaimHeader(string Claim, string Header);
 
-/// <summary>A compiled provider: validation, token locations, key source and what the upstream receives.</summary>
+/// <summary>
+/// A compiled provider: validation, token locations, key source and what the upstream receives.
+/// <see cref="Audiences"/> are the provider's <c>audiences</c>: the default of every route requirement that
+/// names no <c>audiences</c> of its own (a route's list overrides them, as jwt_authn's
+/// <c>provider_and_audiences</c> does), so they are checked per route, not by the validator.
+/// </summary>
 public sealed record ProviderPolicy(
     JwtProvider Provider,
     KeySource Keys,
     bool Forward,
     string? ForwardPayloadHeader,
-    IReadOnlyList<ClaimHeader> ClaimToHeaders);
+    IReadOnlyList<ClaimHeader> ClaimToHeaders,
+    IReadOnlyList<string>? Audiences = null);
 
 /// <summary>The authorization part of a snapshot: providers by name, routes in evaluation order, and the default.</summary>
 public sealed record AuthPolicy(IReadOnlyDictionary<string, ProviderPolicy> Providers, IReadOnlyList<AuthRoute> Routes, bool DefaultAllow)

@@ -122,7 +122,7 @@ internal static class AuthYamlParser
                     diagnostics.Add(file.File, node, $"route '{route.Name}' requires unknown provider '{missing}'");
                 }
 
-                routes.Add(route);
+                routes.Add(route with { Requires = WithAudiences(route.Requires, providers) });
             }
 
             if (file.DefaultAllow is { } value)
@@ -141,6 +141,16 @@ internal static class AuthYamlParser
 
         return new AuthPolicy(providers, routes, defaultAllow ?? false);
     }
+
+    /// <summary>Each provider requirement gets the audiences it checks: its own if it names any, else its provider's (Envoy jwt_authn semantics).</summary>
+    private static Requirement WithAudiences(Requirement requirement, Dictionary<string, ProviderPolicy> providers) => requirement switch
+    {
+        ProviderRequirement { Audiences: null or { Count: 0 } } p when providers.TryGetValue(p.Provider, out var provider) && provider.Audiences is { Count: > 0 } audiences =>
+            p with { Audiences = audiences },
+        AnyRequirement any => new AnyRequirement([.. any.Options.Select(o => WithAudiences(o, providers))]),
+        AllRequirement all => new AllRequirement([.. all.Parts.Select(o => WithAudiences(o, providers))]),
+        _ => requirement,
+    };
 
     private static IEnumerable<string> Referenced(Requirement requirement) => requirement switch
     {
@@ -164,7 +174,7 @@ internal static class AuthYamlParser
         var options = new JwtValidationOptions
         {
             Issuer = yaml.String(map, "issuer"),
-            Audiences = Strings(yaml, map, "audiences"),
+            // Audiences are checked per route (see Compile), so that a route's own list can override them.
             ClockSkew = Duration(yaml, map, "clock_skew") ?? TimeSpan.FromSeconds(60),
             RequireExpiration = yaml.Bool(map, "require_expiration") ?? true,
             MaxLifetime = Duration(yaml, map, "max_lifetime"),
@@ -209,7 +219,8 @@ internal static class AuthYamlParser
             keys,
             yaml.Bool(map, "forward") ?? false,
             yaml.String(map, "forward_payload_header")?.ToLowerInvariant(),
-            claimHeaders);
+            claimHeaders,
+            Strings(yaml, map, "audiences"));
     }
 
     private static KeySource ParseKeySource(YamlReading yaml, YamlMappingNode map)

@@ -1,0 +1,239 @@
+using System.Buffers;
+using System.Text;
+
+namespace Sidecars.Authorization;
+
+/// <summary>
+/// The request path routes are matched on, normalised as RFC 3986 §6 and Envoy's <c>normalize_path</c> +
+/// <c>merge_slashes</c> do (query and fragment stripped, unreserved escapes decoded, other escapes upper-cased,
+/// dot segments removed per §5.2.4, repeated slashes merged), and the other readings an upstream may make of
+/// the same bytes: <see cref="Literal"/> (dot segments and repeated slashes kept, as an upstream that does not
+/// normalise sees them) and <see cref="Lenient"/> (<c>%2F</c> decoded to <c>/</c> and <c>;</c> parameters
+/// dropped, as Tomcat, Spring or a decoding file server sees them). Each reading is only set when it differs
+/// from <see cref="Value"/>; the evaluator refuses a request whose readings select different requirements.
+/// </summary>
+public readonly struct RequestPath(ReadOnlyMemory<char> value, string? literal = null, string? lenient = null)
+{
+    /// <summary>Longest path (query included) accepted, in characters; Envoy's own header limit is 60 KiB, nginx's request line 8 KiB.</summary>
+    public const int MaxLength = 8192;
+
+    /// <summary>The normalised path (a slice of the request's string when it was already normal: no allocation).</summary>
+    public ReadOnlyMemory<char> Value { get; } = value;
+
+    /// <summary>The path with dot segments and repeated slashes kept, or null when that is <see cref="Value"/>.</summary>
+    public string? Literal { get; } = literal;
+
+    /// <summary>The path with <c>%2F</c> decoded and <c>;</c> parameters dropped, then normalised, or null when that is <see cref="Value"/>.</summary>
+    public string? Lenient { get; } = lenient;
+
+    // Visible ASCII that needs no attention; '%', ';' and '\' send the path to the slow reading.
+    private static readonly SearchValues<char> Plain = SearchValues.Create(
+        "!\"#$&'()*+,-./0123456789:<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~");
+
+    /// <summary>Reads Envoy's <c>:path</c>; false with the reason when the request must be refused (400).</summary>
+    public static bool TryParse(string raw, string method, out RequestPath path, out string? reason)
+    {
+        path = default;
+        if (raw.Length > MaxLength)
+        {
+            reason = $"path is longer than {MaxLength} characters";
+            return false;
+        }
+
+        var end = raw.AsSpan().IndexOfAny('?', '#');
+        var part = end < 0 ? raw.AsSpan() : raw.AsSpan(0, end);
+        if (part.Length == 0 || part[0] != '/')
+        {
+            // RFC 9112 §3.2: origin-form, or asterisk-form for a server-wide OPTIONS; CONNECT carries no path.
+            if ((part is "*" && method.Equals("OPTIONS", StringComparison.OrdinalIgnoreCase)) ||
+                (raw.Length == 0 && method.Equals("CONNECT", StringComparison.OrdinalIgnoreCase)))
+            {
+                path = new RequestPath(raw.AsMemory(0, part.Length));
+                reason = null;
+                return true;
+            }
+
+            reason = "path is not in origin form (it must start with '/')";
+            return false;
+        }
+
+        if (part.IndexOfAnyExcept(Plain) < 0 && !part.Contains("//", StringComparison.Ordinal) && !HasDotSegment(part))
+        {
+            path = new RequestPath(raw.AsMemory(0, part.Length));
+            reason = null;
+            return true;
+        }
+
+        return TryNormalize(part, out path, out reason);
+    }
+
+    private static bool HasDotSegment(ReadOnlySpan<char> path)
+    {
+        for (var i = 1; i < path.Length; i++)
+        {
+            if (path[i] == '.' && path[i - 1] == '/')
+            {
+                var next = i + 1 < path.Length ? path[i + 1] : '/';
+                if (next == '/' || (next == '.' && (i + 2 == path.Length || path[i + 2] == '/')))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The slow reading, for paths with escapes, parameters, dot segments, repeated slashes or refused characters.</summary>
+    private static bool TryNormalize(ReadOnlySpan<char> part, out RequestPath path, out string? reason)
+    {
+        path = default;
+        var segments = new List<string>();
+        var lenient = new List<string>();
+        var hasLenientReading = false;
+        var segment = new StringBuilder();
+        foreach (var range in part[1..].Split('/'))
+        {
+            segment.Clear();
+            var raw = part[1..][range];
+            var encodedDot = false;
+            for (var i = 0; i < raw.Length; i++)
+            {
+                var c = raw[i];
+                if (c == '%')
+                {
+                    if (i + 2 >= raw.Length || !IsHex(raw[i + 1]) || !IsHex(raw[i + 2]))
+                    {
+                        reason = "path has a malformed percent-encoding";
+                        return false;
+                    }
+
+                    var value = (char)((HexValue(raw[i + 1]) << 4) | HexValue(raw[i + 2]));
+                    i += 2;
+                    if (value < 0x20 || value == 0x7F)
+                    {
+                        reason = "path contains an encoded control character";
+                        return false;
+                    }
+
+                    if (value == '\\')
+                    {
+                        reason = "path contains an encoded backslash";
+                        return false;
+                    }
+
+                    if (value == '%' && i + 2 < raw.Length && IsDoubleEncoded(raw[(i + 1)..(i + 3)]))
+                    {
+                        // %252e, %252f, %255c: an upstream that decodes twice reads a dot, slash or backslash.
+                        reason = "path contains a double-encoded dot, slash or backslash";
+                        return false;
+                    }
+
+                    if (IsUnreserved(value))
+                    {
+                        // RFC 3986 §6.2.2.2: %61 is 'a'; an encoded '.' is decoded too, but may not make a dot segment.
+                        segment.Append(value);
+                        encodedDot |= value == '.';
+                    }
+                    else
+                    {
+                        // RFC 3986 §6.2.2.1: other escapes stay, with upper-case hex (%2f reads as %2F).
+                        segment.Append('%').Append(char.ToUpperInvariant(raw[i - 1])).Append(char.ToUpperInvariant(raw[i]));
+                        hasLenientReading |= value == '/';
+                    }
+                }
+                else if (c == '\\')
+                {
+                    // Windows, IIS and some Node servers read '\' as '/'; RFC 3986 does not allow it in a path.
+                    reason = "path contains a backslash";
+                    return false;
+                }
+                else if (c < 0x21 || c > 0x7E)
+                {
+                    reason = "path contains a control, space or non-ASCII character";
+                    return false;
+                }
+                else
+                {
+                    hasLenientReading |= c == ';';
+                    segment.Append(c);
+                }
+            }
+
+            var text = segment.ToString();
+            if (encodedDot && text is "." or "..")
+            {
+                reason = "path contains an encoded dot segment";
+                return false;
+            }
+
+            segments.Add(text);
+
+            // The lenient reading: ';' parameters dropped from the segment (Tomcat, Jetty), then %2F decoded.
+            var semicolon = text.IndexOf(';', StringComparison.Ordinal);
+            if (semicolon >= 0 && text.AsSpan(semicolon).Contains("%2F", StringComparison.Ordinal))
+            {
+                // Stripping parameters before or after decoding would then give different paths: refuse rather than guess.
+                reason = "path has an encoded slash inside a ';' parameter";
+                return false;
+            }
+
+            var kept = semicolon < 0 ? text : text[..semicolon];
+            lenient.AddRange(kept.Split("%2F"));
+        }
+
+        var normal = RemoveDotSegments(segments);
+        var literal = "/" + string.Join('/', segments);
+        var lenientPath = hasLenientReading ? RemoveDotSegments(lenient) : normal;
+        path = new RequestPath(
+            normal.AsMemory(),
+            literal == normal ? null : literal,
+            lenientPath == normal ? null : lenientPath);
+        reason = null;
+        return true;
+    }
+
+    /// <summary>RFC 3986 §5.2.4 over segments, with repeated slashes merged (empty segments dropped, a trailing slash kept).</summary>
+    private static string RemoveDotSegments(List<string> segments)
+    {
+        var kept = new List<string>(segments.Count);
+        var trailingSlash = false;
+        for (var i = 0; i < segments.Count; i++)
+        {
+            var last = i == segments.Count - 1;
+            switch (segments[i])
+            {
+                case ".":
+                    trailingSlash = last;
+                    break;
+                case "..":
+                    if (kept.Count > 0)
+                    {
+                        kept.RemoveAt(kept.Count - 1);
+                    }
+
+                    trailingSlash = last;
+                    break;
+                case "":
+                    trailingSlash = last;
+                    break;
+                default:
+                    kept.Add(segments[i]);
+                    trailingSlash = false;
+                    break;
+            }
+        }
+
+        return kept.Count == 0 ? "/" : "/" + string.Join('/', kept) + (trailingSlash ? "/" : string.Empty);
+    }
+
+    private static bool IsDoubleEncoded(ReadOnlySpan<char> hex) =>
+        hex.Equals("2e", StringComparison.OrdinalIgnoreCase) || hex.Equals("2f", StringComparison.OrdinalIgnoreCase) || hex.Equals("5c", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>RFC 3986 §2.3: ALPHA / DIGIT / "-" / "." / "_" / "~".</summary>
+    private static bool IsUnreserved(char c) => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or '~';
+
+    private static bool IsHex(char c) => char.IsAsciiHexDigit(c);
+
+    private static int HexValue(char c) => c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
