@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Sidecars.Authorization;
 
 /// <summary>
@@ -92,8 +90,26 @@ public static class RequestHost
         return lower.Length > 1 && lower.EndsWith('.') ? lower[..^1] : lower;
     }
 
-    private static bool IsPort(ReadOnlySpan<char> port) =>
-        port.Length is > 0 and <= 5 && port.IndexOfAnyExceptInRange('0', '9') < 0 && int.Parse(port, NumberStyles.None, CultureInfo.InvariantCulture) <= 65535;
+    private static bool IsPort(ReadOnlySpan<char> port)
+    {
+        if (port.Length is 0 or > 5)
+        {
+            return false;
+        }
+
+        var value = 0;
+        foreach (var c in port)
+        {
+            if (!char.IsAsciiDigit(c))
+            {
+                return false;
+            }
+
+            value = (value * 10) + (c - '0');
+        }
+
+        return value <= 65535;
+    }
 
     /// <summary>Labels of letters, digits, '-' and '_' (seen in internal names), none empty, none over 63 characters.</summary>
     private static bool IsName(ReadOnlySpan<char> name)
