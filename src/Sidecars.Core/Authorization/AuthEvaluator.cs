@@ -97,21 +97,12 @@ public static class AuthEvaluator
             return CaseAmbiguity;
         }
 
-        if (path.Literal is { } literal)
+        foreach (var (reading, kind) in path.Readings)
         {
-            var match = FirstMatch(routes, request, literal, ignoreCase: false, routes.Count);
-            if (!SameRequirement(routes, defaultAllow, chosen, match) || FoldedCase(routes, defaultAllow, request, literal, match, chosen))
+            var match = FirstMatch(routes, request, reading, ignoreCase: false, routes.Count);
+            if (!SameRequirement(routes, defaultAllow, chosen, match) || FoldedCase(routes, defaultAllow, request, reading, match, chosen))
             {
-                return LiteralAmbiguity;
-            }
-        }
-
-        if (path.Lenient is { } lenient)
-        {
-            var match = FirstMatch(routes, request, lenient, ignoreCase: false, routes.Count);
-            if (!SameRequirement(routes, defaultAllow, chosen, match) || FoldedCase(routes, defaultAllow, request, lenient, match, chosen))
-            {
-                return LenientAmbiguity;
+                return (kind & PathReading.Lenient) != 0 ? LenientAmbiguity : LiteralAmbiguity;
             }
         }
 

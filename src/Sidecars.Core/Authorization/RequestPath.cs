@@ -3,16 +3,31 @@ using System.Text;
 
 namespace Sidecars.Authorization;
 
+/// <summary>How a reading of a path differs from the normalised one; see <see cref="RequestPath.Readings"/>.</summary>
+[Flags]
+public enum PathReading
+{
+    /// <summary>Dot segments resolved and repeated slashes merged, as RFC 3986 and Envoy's normalize_path + merge_slashes.</summary>
+    Normal = 0,
+
+    /// <summary>Dot segments kept: an upstream that does not resolve them.</summary>
+    DotsKept = 1,
+
+    /// <summary>Repeated slashes kept: an upstream that does not merge them.</summary>
+    SlashesKept = 2,
+
+    /// <summary><c>;</c> parameters dropped from each segment (Tomcat, Jetty, Spring) and <c>%2F</c> / <c>%3B</c> decoded.</summary>
+    Lenient = 4,
+}
+
 /// <summary>
 /// The request path routes are matched on, normalised as RFC 3986 §6 and Envoy's <c>normalize_path</c> +
 /// <c>merge_slashes</c> do (query and fragment stripped, unreserved escapes decoded, other escapes upper-cased,
 /// dot segments removed per §5.2.4, repeated slashes merged), and the other readings an upstream may make of
-/// the same bytes: <see cref="Literal"/> (dot segments and repeated slashes kept, as an upstream that does not
-/// normalise sees them) and <see cref="Lenient"/> (<c>%2F</c> decoded to <c>/</c> and <c>;</c> parameters
-/// dropped, as Tomcat, Spring or a decoding file server sees them). Each reading is only set when it differs
-/// from <see cref="Value"/>; the evaluator refuses a request whose readings select different requirements.
+/// the same bytes (<see cref="PathReading"/>): each set only when it differs from <see cref="Value"/>. The
+/// evaluator refuses a request whose readings select different requirements (issue 7, finding 3).
 /// </summary>
-public readonly struct RequestPath(ReadOnlyMemory<char> value, string? literal = null, string? lenient = null)
+public readonly struct RequestPath(ReadOnlyMemory<char> value, (string Path, PathReading Kind)[]? readings = null)
 {
     /// <summary>Longest path (query included) accepted, in characters; Envoy's own header limit is 60 KiB, nginx's request line 8 KiB.</summary>
     public const int MaxLength = 8192;
@@ -20,11 +35,22 @@ public readonly struct RequestPath(ReadOnlyMemory<char> value, string? literal =
     /// <summary>The normalised path (a slice of the request's string when it was already normal: no allocation).</summary>
     public ReadOnlyMemory<char> Value { get; } = value;
 
-    /// <summary>The path with dot segments and repeated slashes kept, or null when that is <see cref="Value"/>.</summary>
-    public string? Literal { get; } = literal;
+    /// <summary>The other readings of the path that differ from <see cref="Value"/>, each once; empty for an already-normal path.</summary>
+    public ReadOnlySpan<(string Path, PathReading Kind)> Readings => readings;
 
-    /// <summary>The path with <c>%2F</c> decoded and <c>;</c> parameters dropped, then normalised, or null when that is <see cref="Value"/>.</summary>
-    public string? Lenient { get; } = lenient;
+    /// <summary>The reading of that kind, or null when it is <see cref="Value"/>.</summary>
+    public string? Reading(PathReading kind)
+    {
+        foreach (var (path, k) in Readings)
+        {
+            if (k == kind)
+            {
+                return path;
+            }
+        }
+
+        return null;
+    }
 
     // Visible ASCII that needs no attention; '%', ';' and '\' send the path to the slow reading.
     private static readonly SearchValues<char> Plain = SearchValues.Create(
@@ -122,6 +148,13 @@ public readonly struct RequestPath(ReadOnlyMemory<char> value, string? literal =
                         return false;
                     }
 
+                    if (value is (char)0xC0 or (char)0xC1)
+                    {
+                        // Lead bytes of overlong UTF-8 only (%C0%AF is '/' to a lax decoder): never valid, so never needed.
+                        reason = "path contains an overlong UTF-8 encoding";
+                        return false;
+                    }
+
                     if (value == '%' && i + 2 < raw.Length && IsDoubleEncoded(raw[(i + 1)..(i + 3)]))
                     {
                         // %252e, %252f, %255c: an upstream that decodes twice reads a dot, slash or backslash.
@@ -139,7 +172,7 @@ public readonly struct RequestPath(ReadOnlyMemory<char> value, string? literal =
                     {
                         // RFC 3986 §6.2.2.1: other escapes stay, with upper-case hex (%2f reads as %2F).
                         segment.Append('%').Append(char.ToUpperInvariant(raw[i - 1])).Append(char.ToUpperInvariant(raw[i]));
-                        hasLenientReading |= value == '/';
+                        hasLenientReading |= value is '/' or ';';
                     }
                 }
                 else if (c == '\\')
@@ -169,58 +202,93 @@ public readonly struct RequestPath(ReadOnlyMemory<char> value, string? literal =
 
             segments.Add(text);
 
-            // The lenient reading: ';' parameters dropped from the segment (Tomcat, Jetty), then %2F decoded.
-            var semicolon = text.IndexOf(';', StringComparison.Ordinal);
-            if (semicolon >= 0 && text.AsSpan(semicolon).Contains("%2F", StringComparison.Ordinal))
+            // The lenient reading: an encoded ';' read as one, ';' parameters dropped from the segment (Tomcat,
+            // Jetty, Spring), then %2F decoded.
+            var readable = text.Replace("%3B", ";", StringComparison.Ordinal);
+            var semicolon = readable.IndexOf(';', StringComparison.Ordinal);
+            if (semicolon >= 0 && readable.AsSpan(semicolon).Contains("%2F", StringComparison.Ordinal))
             {
                 // Stripping parameters before or after decoding would then give different paths: refuse rather than guess.
                 reason = "path has an encoded slash inside a ';' parameter";
                 return false;
             }
 
-            var kept = semicolon < 0 ? text : text[..semicolon];
-            lenient.AddRange(kept.Split("%2F"));
+            lenient.AddRange((semicolon < 0 ? readable : readable[..semicolon]).Split("%2F"));
         }
 
-        var normal = RemoveDotSegments(segments);
-        var literal = "/" + string.Join('/', segments);
-        var lenientPath = hasLenientReading ? RemoveDotSegments(lenient) : normal;
-        path = new RequestPath(
-            normal.AsMemory(),
-            literal == normal ? null : literal,
-            lenientPath == normal ? null : lenientPath);
+        var normal = Render(segments, PathReading.Normal);
+        var readings = new List<(string, PathReading)>();
+        foreach (var kind in (ReadOnlySpan<PathReading>)[PathReading.DotsKept, PathReading.SlashesKept, PathReading.DotsKept | PathReading.SlashesKept])
+        {
+            Add(readings, normal, Render(segments, kind), kind);
+        }
+
+        if (hasLenientReading)
+        {
+            foreach (var kind in (ReadOnlySpan<PathReading>)[PathReading.Normal, PathReading.DotsKept, PathReading.SlashesKept, PathReading.DotsKept | PathReading.SlashesKept])
+            {
+                Add(readings, normal, Render(lenient, kind), kind | PathReading.Lenient);
+            }
+        }
+
+        path = new RequestPath(normal.AsMemory(), readings.Count == 0 ? null : [.. readings]);
         reason = null;
         return true;
     }
 
-    /// <summary>RFC 3986 §5.2.4 over segments, with repeated slashes merged (empty segments dropped, a trailing slash kept).</summary>
-    private static string RemoveDotSegments(List<string> segments)
+    private static void Add(List<(string Path, PathReading Kind)> readings, string normal, string reading, PathReading kind)
     {
+        if (reading == normal)
+        {
+            return;
+        }
+
+        foreach (var (path, _) in readings)
+        {
+            if (path == reading)
+            {
+                return;
+            }
+        }
+
+        readings.Add((reading, kind));
+    }
+
+    /// <summary>
+    /// The segments as a path: dot segments resolved per RFC 3986 §5.2.4 (<c>..</c> above the root dropped) unless
+    /// <see cref="PathReading.DotsKept"/>, empty segments dropped (a trailing slash kept) unless <see cref="PathReading.SlashesKept"/>.
+    /// </summary>
+    private static string Render(List<string> segments, PathReading kind)
+    {
+        var resolveDots = (kind & PathReading.DotsKept) == 0;
+        var merge = (kind & PathReading.SlashesKept) == 0;
         var kept = new List<string>(segments.Count);
         var trailingSlash = false;
         for (var i = 0; i < segments.Count; i++)
         {
+            var segment = segments[i];
             var last = i == segments.Count - 1;
-            switch (segments[i])
+            if (resolveDots && segment == ".")
             {
-                case ".":
-                    trailingSlash = last;
-                    break;
-                case "..":
-                    if (kept.Count > 0)
-                    {
-                        kept.RemoveAt(kept.Count - 1);
-                    }
+                trailingSlash = last;
+            }
+            else if (resolveDots && segment == "..")
+            {
+                if (kept.Count > 0)
+                {
+                    kept.RemoveAt(kept.Count - 1);
+                }
 
-                    trailingSlash = last;
-                    break;
-                case "":
-                    trailingSlash = last;
-                    break;
-                default:
-                    kept.Add(segments[i]);
-                    trailingSlash = false;
-                    break;
+                trailingSlash = last;
+            }
+            else if (merge && segment.Length == 0)
+            {
+                trailingSlash = last;
+            }
+            else
+            {
+                kept.Add(segment);
+                trailingSlash = false;
             }
         }
 
