@@ -13,7 +13,15 @@ public sealed class ConfigState
 
     public ConfigSnapshot Current => Volatile.Read(ref _current);
 
-    /// <summary>Raised after a snapshot is published, on the publishing thread (e.g. to start fetching its JWKS).</summary>
+    /// <summary>
+    /// Raised before a snapshot becomes <see cref="Current"/>, on the publishing thread: runtime state the
+    /// snapshot needs (its providers' JWKS keys) is attached here, so the first request that sees the snapshot
+    /// finds it ready — attaching after the swap let requests meet a provider without keys (issue 7, finding 6).
+    /// A handler must not throw.
+    /// </summary>
+    public event Action<ConfigSnapshot>? Publishing;
+
+    /// <summary>Raised after a snapshot is published, on the publishing thread (e.g. to stop what the old one used).</summary>
     public event Action<ConfigSnapshot>? Published;
 
     public bool IsLoaded => Current.Generation > 0;
@@ -26,6 +34,7 @@ public sealed class ConfigState
     public ConfigSnapshot Publish(ConfigSnapshot snapshot)
     {
         var next = snapshot.WithGeneration(Interlocked.Increment(ref _generation));
+        Publishing?.Invoke(next);
         Volatile.Write(ref _current, next);
         Volatile.Write(ref _lastErrors, []);
         Published?.Invoke(next);
