@@ -22,7 +22,7 @@ public sealed class RemoteJwksSource : IKeyRefresher, IDisposable
     private readonly Lock _sync = new();
     private readonly Uri _uri;
     private readonly bool _discovery;
-    private readonly TimeSpan _cacheDuration;
+    private TimeSpan _cacheDuration;
     private readonly HttpClient _http;
     private readonly TimeProvider _time;
     private readonly JwksOptions _options;
@@ -70,11 +70,19 @@ public sealed class RemoteJwksSource : IKeyRefresher, IDisposable
     /// <summary>The URI without user info or query, for logs and /readyz.</summary>
     public string DisplayUri => JwksUriPolicy.Redact(_uri);
 
-    /// <summary>Serves a provider of a newer config snapshot: it gets the current keys at once, and every later refresh.</summary>
-    public void Attach(JwtProvider provider)
+    /// <summary>
+    /// Serves a provider of a newer config snapshot: it gets the current keys at once, and every later refresh.
+    /// A new <paramref name="cacheDuration"/> applies from the next schedule (the keys come from the same place).
+    /// </summary>
+    public void Attach(JwtProvider provider, TimeSpan? cacheDuration = null)
     {
         lock (_sync)
         {
+            if (cacheDuration is { } duration)
+            {
+                _cacheDuration = duration;
+            }
+
             var previous = _provider;
             if (ReferenceEquals(previous, provider))
             {
@@ -238,7 +246,13 @@ public sealed class RemoteJwksSource : IKeyRefresher, IDisposable
     private TimeSpan NextAfterSuccess(TimeSpan? maxAge)
     {
         // A max-age of 0 (or no-cache) would mean a fetch a second: the minimum refresh interval bounds it.
-        var lifetime = maxAge is { } age && age < _cacheDuration ? (age < _options.MinRefreshInterval ? _options.MinRefreshInterval : age) : _cacheDuration;
+        TimeSpan cacheDuration;
+        lock (_sync)
+        {
+            cacheDuration = _cacheDuration;
+        }
+
+        var lifetime = maxAge is { } age && age < cacheDuration ? (age < _options.MinRefreshInterval ? _options.MinRefreshInterval : age) : cacheDuration;
         var jitter = Math.Clamp(_options.Jitter, 0, 0.5) * Random.Shared.NextDouble();
         return lifetime > MaxDelay ? MaxDelay : lifetime * (1 - jitter);
     }

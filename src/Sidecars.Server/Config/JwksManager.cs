@@ -8,8 +8,8 @@ using Sidecars.Jwks;
 namespace Sidecars.Server.Config;
 
 /// <summary>
-/// One JWKS source per remote provider, kept across reloads (same name, URI, cache lifetime and, for discovery,
-/// issuer). Before a snapshot is published its providers are attached to the existing sources and get their
+/// One JWKS source per remote provider, kept across reloads (same name, URI and, for discovery, issuer; a new
+/// cache lifetime applies to the kept source, so changing it does not drop the keys). Before a snapshot is published its providers are attached to the existing sources and get their
 /// keys at once (issue 7, finding 6: attaching after the swap left a window of "no key" denies); new sources
 /// start fetching; after the swap, sources of providers that disappeared are stopped. Fetch failures are
 /// logged as the sources report them (rate-limited there).
@@ -71,12 +71,12 @@ public sealed class JwksManager : IKeyReadiness, IDisposable
                 var discovery = policy.Keys.DiscoveryUri is not null;
 
                 // A discovery source compares the document's issuer with the provider's: a new issuer is a new source.
-                var key = $"{name}|{uri}|{discovery}|{policy.Keys.CacheDuration}|{(discovery ? policy.Provider.Options.Issuer : null)}";
+                var key = $"{name}|{uri}|{discovery}|{(discovery ? policy.Provider.Options.Issuer : null)}";
                 try
                 {
                     if (_sources.TryGetValue(key, out var existing))
                     {
-                        existing.Attach(policy.Provider);
+                        existing.Attach(policy.Provider, policy.Keys.CacheDuration ?? DefaultCacheDuration);
                     }
                     else
                     {

@@ -140,6 +140,23 @@ public sealed class JwksServerHardeningTests
     }
 
     [Fact]
+    public async Task A_reload_that_changes_only_the_cache_duration_keeps_the_keys()
+    {
+        await using var jwks = await JwksServer.StartAsync();
+        jwks.Body = Jwks("rsa-1");
+        using var directory = new TempConfigDirectory();
+        directory.Write("auth.yaml", Provider(Remote(jwks.JwksUri)));
+        await using var server = await Start(directory);
+        Assert.True(await Eventually.TrueAsync(() => IsReady(server)));
+        var state = server.Services.GetRequiredService<ConfigState>();
+        var generation = state.Current.Generation;
+        directory.Write("auth.yaml", Provider(Remote(jwks.JwksUri, cache: "20m")));
+        Assert.True(server.Services.GetRequiredService<ConfigReloader>().Reload() || state.Current.Generation > generation);
+        Assert.Equal(0, (await Client(server).CheckAsync(Check(Token()))).Status.Code);
+        Assert.Equal(1, jwks.Requests);
+    }
+
+    [Fact]
     public async Task Keys_are_attached_before_a_reloaded_snapshot_is_published()
     {
         await using var jwks = await JwksServer.StartAsync();
