@@ -6,6 +6,7 @@ namespace Sidecars.Config;
 /// </summary>
 public sealed class ConfigState
 {
+    private readonly Lock _publishing = new();
     private ConfigSnapshot _current = ConfigSnapshot.Empty;
     private IReadOnlyList<ConfigError> _lastErrors = [];
     private long _failedReloads;
@@ -33,12 +34,17 @@ public sealed class ConfigState
     /// <summary>Publishes <paramref name="snapshot"/> as the next generation and clears the last error.</summary>
     public ConfigSnapshot Publish(ConfigSnapshot snapshot)
     {
-        var next = snapshot.WithGeneration(Interlocked.Increment(ref _generation));
-        Publishing?.Invoke(next);
-        Volatile.Write(ref _current, next);
-        Volatile.Write(ref _lastErrors, []);
-        Published?.Invoke(next);
-        return next;
+        // One publish at a time (a reload thread and a direct Reload() may race): otherwise the keys prepared for
+        // one snapshot could be attached, and the other one made current.
+        lock (_publishing)
+        {
+            var next = snapshot.WithGeneration(Interlocked.Increment(ref _generation));
+            Publishing?.Invoke(next);
+            Volatile.Write(ref _current, next);
+            Volatile.Write(ref _lastErrors, []);
+            Published?.Invoke(next);
+            return next;
+        }
     }
 
     /// <summary>Forgets the last error once the directory is back to the active config.</summary>

@@ -178,6 +178,46 @@ public sealed class JwksServerHardeningTests
         Assert.Equal(1, keysWhenCurrent[1]);
     }
 
+    [Fact]
+    public async Task Requests_never_see_a_reloaded_provider_without_keys()
+    {
+        await using var jwks = await JwksServer.StartAsync();
+        jwks.Body = Jwks("rsa-1");
+        using var directory = new TempConfigDirectory();
+        directory.Write("auth.yaml", Provider(Remote(jwks.JwksUri)));
+        await using var server = await Start(directory);
+        Assert.True(await Eventually.TrueAsync(() => IsReady(server)));
+        var state = server.Services.GetRequiredService<ConfigState>();
+        var reloader = server.Services.GetRequiredService<ConfigReloader>();
+
+        // A reader takes the snapshot as a request does, while 20 reloads publish new providers.
+        var stop = 0;
+        var withoutKeys = 0;
+        var reads = 0L;
+        var reader = Task.Run(() =>
+        {
+            while (Volatile.Read(ref stop) == 0 && reads < 50_000_000)
+            {
+                reads++;
+                if (state.Current.Auth.Validators["corp"].Keys.Count == 0)
+                {
+                    Interlocked.Increment(ref withoutKeys);
+                }
+            }
+        });
+        for (var i = 0; i < 20; i++)
+        {
+            directory.Write("auth.yaml", Provider(Remote(jwks.JwksUri)) + $"\n  - match: {{ path: /open-{i} }}\n    requires: allow\n");
+            reloader.Reload();
+        }
+
+        Volatile.Write(ref stop, 1);
+        await reader;
+        Assert.True(state.Current.Generation >= 10);
+        Assert.Equal(0, withoutKeys);
+        Assert.Equal(1, jwks.Requests);
+    }
+
     private static ConfigSnapshot Compile(TempConfigDirectory directory)
     {
         var diagnostics = new ConfigDiagnostics();
