@@ -72,7 +72,10 @@ public sealed class SigningKey : IDisposable
             "ES256" => Ec is not null && Curve == "P-256",
             "ES384" => Ec is not null && Curve == "P-384",
             "ES512" => Ec is not null && Curve == "P-521",
-            "HS256" or "HS384" or "HS512" => Secret is not null,
+            // RFC 7518 §3.2: an HMAC key at least as long as the hash output.
+            "HS256" => Secret is { Length: >= 32 },
+            "HS384" => Secret is { Length: >= 48 },
+            "HS512" => Secret is { Length: >= 64 },
             _ => false,
         };
     }

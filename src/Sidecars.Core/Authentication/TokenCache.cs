@@ -4,9 +4,11 @@ namespace Sidecars.Authentication;
 
 /// <summary>
 /// Tokens already validated, keyed by the token text, so a repeated token skips parsing and crypto (as Envoy's
-/// <c>jwt_cache_config</c> does). A hit allocates nothing. An entry is used only for the provider that
-/// validated it, until the token's <c>exp</c> (plus the provider's clock skew), and only while the provider's
-/// current key set still holds the key that verified it — a key removed from the JWKS revokes its tokens.
+/// <c>jwt_cache_config</c> does). A hit allocates nothing. An entry is used only for a provider with the
+/// same <see cref="JwtProvider.CacheFingerprint"/> as the one that validated it (same name and validation
+/// options: a reload that tightens the issuer, audiences or lifetime misses), until the token's <c>exp</c>
+/// (plus the provider's clock skew), and only while the provider's current key set still holds the key that
+/// verified it — a key removed from the JWKS revokes its tokens.
 /// Bounded: beyond <c>capacity</c> new tokens are not cached until expired entries are dropped.
 /// </summary>
 public sealed class TokenCache(int capacity, TimeProvider time)
@@ -19,7 +21,7 @@ public sealed class TokenCache(int capacity, TimeProvider time)
 
     public long Hits => Interlocked.Read(ref _hits);
 
-    public bool TryGet(ReadOnlySpan<char> token, string provider, IReadOnlyList<SigningKey> currentKeys, out ValidatedToken? validated)
+    public bool TryGet(ReadOnlySpan<char> token, JwtProvider provider, IReadOnlyList<SigningKey> currentKeys, out ValidatedToken? validated)
     {
         validated = null;
         if (_entries.IsEmpty || !_entries.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(token, out var entry))
@@ -27,7 +29,9 @@ public sealed class TokenCache(int capacity, TimeProvider time)
             return false;
         }
 
-        if (!ReferenceEquals(entry.Provider, provider) && entry.Provider != provider)
+        // The fingerprint string of an unchanged provider is usually the very same instance; else 64 hex chars compared.
+        var fingerprint = provider.CacheFingerprint;
+        if (!ReferenceEquals(entry.Fingerprint, fingerprint) && !string.Equals(entry.Fingerprint, fingerprint, StringComparison.Ordinal))
         {
             return false;
         }
@@ -44,7 +48,7 @@ public sealed class TokenCache(int capacity, TimeProvider time)
     }
 
     /// <summary>Caches a validated token until <paramref name="validUntil"/> (its exp plus the clock skew).</summary>
-    public void Add(string token, string provider, ValidatedToken validated, DateTimeOffset validUntil)
+    public void Add(string token, JwtProvider provider, ValidatedToken validated, DateTimeOffset validUntil)
     {
         if (capacity <= 0)
         {
@@ -60,7 +64,7 @@ public sealed class TokenCache(int capacity, TimeProvider time)
             }
         }
 
-        _entries[token] = new Entry(token, provider, validated, validUntil);
+        _entries[token] = new Entry(token, provider.CacheFingerprint, validated, validUntil);
     }
 
     private void Prune()
@@ -95,5 +99,5 @@ public sealed class TokenCache(int capacity, TimeProvider time)
         return false;
     }
 
-    private sealed record Entry(string Text, string Provider, ValidatedToken Token, DateTimeOffset ValidUntil);
+    private sealed record Entry(string Text, string Fingerprint, ValidatedToken Token, DateTimeOffset ValidUntil);
 }

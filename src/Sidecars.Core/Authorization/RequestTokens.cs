@@ -61,7 +61,7 @@ public sealed class RequestTokens : ITokenSource
         }
 
         var keys = provider.Keys;
-        if (_cache.TryGet(token, provider.Name, keys, out var cached))
+        if (_cache.TryGet(token, provider, keys, out var cached))
         {
             return new ProviderToken(TokenState.Valid, cached);
         }
@@ -75,11 +75,13 @@ public sealed class RequestTokens : ITokenSource
                 provider.Refresher?.RequestRefresh();
             }
 
+            // No keys at all: say why (the fetch error), not "no key with kid" (issue 7, finding 16).
+            failure = keys.Count == 0 && provider.KeysUnavailableReason is { } unavailable ? JwtFailure.UnknownKey(unavailable) : failure;
             return new ProviderToken(TokenState.Invalid, Failure: failure);
         }
 
         var until = validated!.Expires is { } exp ? exp + provider.Options.ClockSkew : _time.GetUtcNow().AddMinutes(5);
-        _cache.Add(tokenText, provider.Name, validated, until);
+        _cache.Add(tokenText, provider, validated, until);
         return new ProviderToken(TokenState.Valid, validated);
     }
 

@@ -110,10 +110,10 @@ public static class ConfigLoader
                     var json = keys.LocalInline is { } inline
                         ? System.Text.Encoding.UTF8.GetBytes(inline)
                         : File.ReadAllBytes(Path.Combine(Path.GetDirectoryName(file.File) ?? ".", keys.LocalFile!));
-                    var parsed = JwksParser.Parse(json, out _, allowSymmetric: true);
+                    var parsed = JwksParser.Parse(json, out var unusable, allowSymmetric: true);
                     if (parsed.Count == 0)
                     {
-                        diagnostics.Add(file.File, node, $"provider '{policy.Provider.Name}': local_jwks holds no usable key");
+                        diagnostics.Add(file.File, node, $"provider '{policy.Provider.Name}': local_jwks holds no usable key: {string.Join("; ", unusable)}");
                     }
 
                     policy.Provider.SetKeys(parsed);

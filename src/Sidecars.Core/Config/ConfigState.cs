@@ -6,6 +6,7 @@ namespace Sidecars.Config;
 /// </summary>
 public sealed class ConfigState
 {
+    private readonly Lock _publishing = new();
     private ConfigSnapshot _current = ConfigSnapshot.Empty;
     private IReadOnlyList<ConfigError> _lastErrors = [];
     private long _failedReloads;
@@ -13,7 +14,15 @@ public sealed class ConfigState
 
     public ConfigSnapshot Current => Volatile.Read(ref _current);
 
-    /// <summary>Raised after a snapshot is published, on the publishing thread (e.g. to start fetching its JWKS).</summary>
+    /// <summary>
+    /// Raised before a snapshot becomes <see cref="Current"/>, on the publishing thread: runtime state the
+    /// snapshot needs (its providers' JWKS keys) is attached here, so the first request that sees the snapshot
+    /// finds it ready — attaching after the swap let requests meet a provider without keys (issue 7, finding 6).
+    /// A handler must not throw.
+    /// </summary>
+    public event Action<ConfigSnapshot>? Publishing;
+
+    /// <summary>Raised after a snapshot is published, on the publishing thread (e.g. to stop what the old one used).</summary>
     public event Action<ConfigSnapshot>? Published;
 
     public bool IsLoaded => Current.Generation > 0;
@@ -25,11 +34,17 @@ public sealed class ConfigState
     /// <summary>Publishes <paramref name="snapshot"/> as the next generation and clears the last error.</summary>
     public ConfigSnapshot Publish(ConfigSnapshot snapshot)
     {
-        var next = snapshot.WithGeneration(Interlocked.Increment(ref _generation));
-        Volatile.Write(ref _current, next);
-        Volatile.Write(ref _lastErrors, []);
-        Published?.Invoke(next);
-        return next;
+        // One publish at a time (a reload thread and a direct Reload() may race): otherwise the keys prepared for
+        // one snapshot could be attached, and the other one made current.
+        lock (_publishing)
+        {
+            var next = snapshot.WithGeneration(Interlocked.Increment(ref _generation));
+            Publishing?.Invoke(next);
+            Volatile.Write(ref _current, next);
+            Volatile.Write(ref _lastErrors, []);
+            Published?.Invoke(next);
+            return next;
+        }
     }
 
     /// <summary>Forgets the last error once the directory is back to the active config.</summary>

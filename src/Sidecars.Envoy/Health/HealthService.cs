@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Grpc.Health.V1;
+using Sidecars.Authentication;
 using static Grpc.Health.V1.HealthCheckResponse.Types;
 
 namespace Sidecars.Envoy.Health;
@@ -7,11 +8,14 @@ namespace Sidecars.Envoy.Health;
 /// <summary>
 /// <c>grpc.health.v1.Health</c>: SERVING once a config is loaded, NOT_SERVING while draining. The empty
 /// service name and each served service's full name are known; any other is NOT_FOUND (Check) or
-/// SERVICE_UNKNOWN (Watch), as the gRPC health spec says.
+/// SERVICE_UNKNOWN (Watch), as the gRPC health spec says. The auth service is also NOT_SERVING while a
+/// provider that routes need has no keys (issue 7, finding 16): it would deny every token of that provider.
+/// The empty name (the whole server) and the rate limit service do not depend on keys.
 /// </summary>
-public sealed class HealthService(ServingState serving) : Grpc.Health.V1.Health.HealthBase
+public sealed class HealthService(ServingState serving, IKeyReadiness? keys = null) : Grpc.Health.V1.Health.HealthBase
 {
-    private static readonly string[] KnownServices = ["", "envoy.service.ratelimit.v3.RateLimitService", "envoy.service.auth.v3.Authorization"];
+    private const string AuthService = "envoy.service.auth.v3.Authorization";
+    private static readonly string[] KnownServices = ["", "envoy.service.ratelimit.v3.RateLimitService", AuthService];
 
     public override Task<HealthCheckResponse> Check(HealthCheckRequest request, ServerCallContext context)
     {
@@ -20,7 +24,7 @@ public sealed class HealthService(ServingState serving) : Grpc.Health.V1.Health.
             throw new RpcException(new Status(StatusCode.NotFound, $"unknown service '{request.Service}'"));
         }
 
-        return Task.FromResult(new HealthCheckResponse { Status = Current() });
+        return Task.FromResult(new HealthCheckResponse { Status = Current(request.Service) });
     }
 
     /// <summary>Streams the status on every change; ends when the call is cancelled or the server drains.</summary>
@@ -31,7 +35,7 @@ public sealed class HealthService(ServingState serving) : Grpc.Health.V1.Health.
         var last = (ServingStatus)(-1);
         while (true)
         {
-            var status = known ? Current() : ServingStatus.ServiceUnknown;
+            var status = known ? Current(request.Service) : ServingStatus.ServiceUnknown;
             if (status != last)
             {
                 await responseStream.WriteAsync(new HealthCheckResponse { Status = status }).ConfigureAwait(false);
@@ -54,5 +58,6 @@ public sealed class HealthService(ServingState serving) : Grpc.Health.V1.Health.
         }
     }
 
-    private ServingStatus Current() => serving.IsServing ? ServingStatus.Serving : ServingStatus.NotServing;
+    private ServingStatus Current(string service) =>
+        !serving.IsServing || (service == AuthService && keys is { KeysReady: false }) ? ServingStatus.NotServing : ServingStatus.Serving;
 }

@@ -89,6 +89,7 @@ public static class SidecarApp
         builder.Services.AddSingleton(settings.Auth);
         builder.Services.AddSingleton(settings.Jwks);
         builder.Services.AddSingleton<JwksManager>();
+        builder.Services.AddSingleton<IKeyReadiness>(sp => sp.GetRequiredService<JwksManager>());
         builder.Services.AddSingleton<AuthorizationServiceAdapter>();
         builder.Services.AddSingleton<ServingState>();
         builder.Services.AddSingleton<HealthService>();

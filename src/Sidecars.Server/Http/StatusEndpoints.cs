@@ -28,7 +28,7 @@ internal static class StatusEndpoints
                 state.FailedReloads,
                 [.. state.LastErrors.Select(e => e.ToString())],
                 store.Status(),
-                [.. jwks.Status().Select(s => new JwksStatus(s.Provider, s.HasKeys, s.LastError, s.Fetches))]);
+                [.. jwks.Status().Select(s => new JwksStatus(s.Provider, s.HasKeys, s.LastError, s.Fetches, s.Uri, s.Keys, s.Failures, s.LastSuccess, s.LastAttempt, s.KeyErrors))]);
             return Results.Json(body, StatusJsonContext.Default.ReadyStatus, statusCode: ready ? 200 : 503);
         });
     }
@@ -45,7 +45,18 @@ internal sealed record ReadyStatus(
     StoreStatus Store,
     IReadOnlyList<JwksStatus> Jwks);
 
-internal sealed record JwksStatus(string Provider, bool HasKeys, string? LastError, long Fetches);
+/// <summary>A remote provider's keys: <c>last_error</c> says why the last fetch failed, <c>key_errors</c> which keys the last document left out and why.</summary>
+internal sealed record JwksStatus(
+    string Provider,
+    bool HasKeys,
+    string? LastError,
+    long Fetches,
+    string Uri,
+    int Keys,
+    long Failures,
+    DateTimeOffset? LastSuccess,
+    DateTimeOffset? LastAttempt,
+    IReadOnlyList<string> KeyErrors);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(ReadyStatus))]

@@ -53,6 +53,9 @@ public sealed class JwksParserTests
     [InlineData("[]")]
     [InlineData("{\"keys\":{}}")]
     [InlineData("{}")]
-    public void Documents_without_a_keys_array_are_refused(string json) =>
-        Assert.Throws<FormatException>(() => JwksParser.Parse(Encoding.UTF8.GetBytes(json), out _));
+    public void Documents_without_a_keys_array_are_refused(string json)
+    {
+        Assert.Empty(JwksParser.Parse(Encoding.UTF8.GetBytes(json), out var errors));
+        Assert.Equal("a JWKS is a JSON object with a 'keys' array", Assert.Single(errors));
+    }
 }

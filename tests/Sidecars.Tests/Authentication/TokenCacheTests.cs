@@ -7,6 +7,8 @@ namespace Sidecars.Tests.Authentication;
 public sealed class TokenCacheTests
 {
     private static readonly JwtValidationOptions Options = new() { Issuer = "https://idp.example.com/" };
+    private static readonly JwtProvider Corp = new("corp", Options);
+    private static readonly JwtProvider Partners = new("partners", Options);
 
     private static (ValidatedToken Token, SigningKey[] Keys) Validated(string token)
     {
@@ -22,13 +24,13 @@ public sealed class TokenCacheTests
         var cache = new TokenCache(100, clock);
         var token = Rs256();
         var (validated, keys) = Validated(token);
-        cache.Add(token, "corp", validated, validated.Expires!.Value);
+        cache.Add(token, Corp, validated, validated.Expires!.Value);
 
-        Assert.True(cache.TryGet(token.AsSpan(), "corp", keys, out var hit));
+        Assert.True(cache.TryGet(token.AsSpan(), Corp, keys, out var hit));
         Assert.Same(validated, hit);
         Assert.Equal(1, cache.Hits);
-        Assert.False(cache.TryGet(token.AsSpan(), "partners", keys, out _));
-        Assert.False(cache.TryGet((token + "x").AsSpan(), "corp", keys, out _));
+        Assert.False(cache.TryGet(token.AsSpan(), Partners, keys, out _));
+        Assert.False(cache.TryGet((token + "x").AsSpan(), Corp, keys, out _));
         Assert.Same(keys[0], validated.Key);
     }
 
@@ -38,12 +40,12 @@ public sealed class TokenCacheTests
         var cache = new TokenCache(100, new FakeTimeProvider(Now));
         var token = Rs256();
         var (validated, keys) = Validated(token);
-        cache.Add(token, "corp", validated, validated.Expires!.Value);
+        cache.Add(token, Corp, validated, validated.Expires!.Value);
 
         SigningKey[] rotated = [EcKey()];
-        Assert.False(cache.TryGet(token.AsSpan(), "corp", rotated, out _));
+        Assert.False(cache.TryGet(token.AsSpan(), Corp, rotated, out _));
         Assert.Equal(0, cache.Count);
-        Assert.False(cache.TryGet(token.AsSpan(), "corp", keys, out _));
+        Assert.False(cache.TryGet(token.AsSpan(), Corp, keys, out _));
     }
 
     [Fact]
@@ -53,12 +55,12 @@ public sealed class TokenCacheTests
         var cache = new TokenCache(100, clock);
         var token = Rs256();
         var (validated, keys) = Validated(token);
-        cache.Add(token, "corp", validated, validated.Expires!.Value);
+        cache.Add(token, Corp, validated, validated.Expires!.Value);
 
         clock.SetUtcNow(validated.Expires.Value);
-        Assert.True(cache.TryGet(token.AsSpan(), "corp", keys, out _));
+        Assert.True(cache.TryGet(token.AsSpan(), Corp, keys, out _));
         clock.Advance(TimeSpan.FromTicks(1));
-        Assert.False(cache.TryGet(token.AsSpan(), "corp", keys, out _));
+        Assert.False(cache.TryGet(token.AsSpan(), Corp, keys, out _));
     }
 
     [Fact]
@@ -69,14 +71,14 @@ public sealed class TokenCacheTests
         var (validated, _) = Validated(Rs256());
         for (var i = 0; i < 10; i++)
         {
-            cache.Add("token-" + i, "corp", validated, Now.AddMinutes(i < 3 ? 1 : 60));
+            cache.Add("token-" + i, Corp, validated, Now.AddMinutes(i < 3 ? 1 : 60));
         }
 
         Assert.Equal(3, cache.Count);
 
         // Once entries expire, room is made for new ones.
         clock.Advance(TimeSpan.FromMinutes(2));
-        cache.Add("fresh", "corp", validated, Now.AddHours(1));
+        cache.Add("fresh", Corp, validated, Now.AddHours(1));
         Assert.Equal(1, cache.Count);
     }
 }

@@ -36,6 +36,12 @@ internal sealed class JwksServer : IAsyncDisposable
 
     public int Requests => Volatile.Read(ref _requests);
 
+    /// <summary>The <c>issuer</c> the discovery document names.</summary>
+    public string DiscoveryIssuer { get; set; } = "https://idp.example.com/";
+
+    /// <summary>A URI that answers 302 to <see cref="JwksUri"/>: redirects must not be followed.</summary>
+    public Uri RedirectUri => new($"http://127.0.0.1:{Port}/redirect");
+
     public static async Task<JwksServer> StartAsync()
     {
         var port = FreePort.Next();
@@ -62,7 +68,8 @@ internal sealed class JwksServer : IAsyncDisposable
             await context.Response.WriteAsync(server.Body, context.RequestAborted);
         });
         app.MapGet("/.well-known/openid-configuration", () =>
-            Results.Text($$"""{"issuer":"https://idp.example.com/","jwks_uri":"http://127.0.0.1:{{port}}/jwks"}""", "application/json"));
+            Results.Text($$"""{"issuer":"{{server.DiscoveryIssuer}}","jwks_uri":"http://127.0.0.1:{{port}}/jwks"}""", "application/json"));
+        app.MapGet("/redirect", () => Results.Redirect($"http://127.0.0.1:{port}/jwks"));
         await app.StartAsync();
         return server;
     }

@@ -161,7 +161,7 @@ public sealed class AuthorizationServiceTests
         Assert.True(await Eventually.TrueAsync(async () => (await server.Http.GetAsync("/readyz")).StatusCode == HttpStatusCode.ServiceUnavailable));
         var denied = await client.CheckAsync(Check("orders.example.com", "/orders", "Bearer " + Token("orders:read")));
         Assert.Equal(global::Envoy.Type.V3.StatusCode.Unauthorized, denied.DeniedResponse.Status.Code);
-        Assert.Equal("no key with kid 'rsa-1'", Header(denied.DeniedResponse, "x-ext-authz-reason"));
+        Assert.Equal("keys for provider 'corp' not available yet: HTTP 503", Header(denied.DeniedResponse, "x-ext-authz-reason"));
 
         // The endpoint recovers: the unknown kid asks for a refresh, and the next request is allowed.
         jwks.Status = 200;
