@@ -1,0 +1,71 @@
+using Sidecars.Config;
+
+namespace Sidecars.Authorization.Config;
+
+/// <summary>Cross-file compile: joins every authorization file into one <see cref="AuthPolicy"/>.</summary>
+internal static partial class AuthYamlParser
+{
+    /// <summary>
+    /// Joins every file: routes in file-name order then declared order, provider names unique across files,
+    /// every referenced provider defined, at most one file setting <c>default</c>.
+    /// </summary>
+    public static AuthPolicy Compile(IReadOnlyList<FileDefinition> files, ConfigDiagnostics diagnostics)
+    {
+        var providers = new Dictionary<string, ProviderPolicy>(StringComparer.Ordinal);
+        var providerFiles = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var file in files)
+        {
+            foreach (var (policy, node) in file.Providers)
+            {
+                var name = policy.Provider.Name;
+                if (providerFiles.TryGetValue(name, out var owner))
+                {
+                    diagnostics.Add(file.File, node, $"provider '{name}' is already defined in {owner}");
+                    continue;
+                }
+
+                providers[name] = policy;
+                providerFiles[name] = file.File;
+            }
+        }
+
+        var routes = new List<AuthRoute>();
+        bool? defaultAllow = null;
+        string? defaultFile = null;
+        foreach (var file in files)
+        {
+            foreach (var (route, node) in file.Routes)
+            {
+                foreach (var missing in Referenced(route.Requires).Where(p => !providers.ContainsKey(p)).Distinct())
+                {
+                    diagnostics.Add(file.File, node, $"route '{route.Name}' requires unknown provider '{missing}'");
+                }
+
+                routes.Add(route);
+            }
+
+            if (file.DefaultAllow is { } value)
+            {
+                if (defaultFile is not null)
+                {
+                    diagnostics.Add(file.File, file.DefaultNode, $"'default' is already set in {defaultFile}");
+                }
+                else
+                {
+                    defaultAllow = value;
+                    defaultFile = file.File;
+                }
+            }
+        }
+
+        return new AuthPolicy(providers, routes, defaultAllow ?? false);
+    }
+
+    private static IEnumerable<string> Referenced(Requirement requirement) => requirement switch
+    {
+        ProviderRequirement p => [p.Provider],
+        AnyRequirement any => any.Options.SelectMany(Referenced),
+        AllRequirement all => all.Parts.SelectMany(Referenced),
+        _ => [],
+    };
+}

@@ -1,0 +1,127 @@
+using Sidecars.Authentication;
+using Sidecars.Config;
+using YamlDotNet.RepresentationModel;
+
+namespace Sidecars.Authorization.Config;
+
+/// <summary>Reading a provider: validation options, token locations, key source, what the upstream receives.</summary>
+internal static partial class AuthYamlParser
+{
+    private static readonly string[] ProviderKeys =
+    [
+        "name", "issuer", "audiences", "remote_jwks", "discovery", "local_jwks", "from_headers", "from_params", "from_cookies",
+        "forward", "forward_payload_header", "claim_to_headers", "clock_skew", "require_expiration", "max_lifetime", "typ", "max_token_size",
+    ];
+
+
+    private static ProviderPolicy? ParseProvider(YamlReading yaml, YamlMappingNode map)
+    {
+        yaml.CheckKeys(map, "a provider", ProviderKeys);
+        var name = yaml.String(map, "name");
+        if (string.IsNullOrEmpty(name))
+        {
+            yaml.Error(map, "a provider needs a 'name'");
+            return null;
+        }
+
+        var keys = ParseKeySource(yaml, map);
+        var options = new JwtValidationOptions
+        {
+            Issuer = yaml.String(map, "issuer"),
+            Audiences = Strings(yaml, map, "audiences"),
+            ClockSkew = Duration(yaml, map, "clock_skew") ?? TimeSpan.FromSeconds(60),
+            RequireExpiration = yaml.Bool(map, "require_expiration") ?? true,
+            MaxLifetime = Duration(yaml, map, "max_lifetime"),
+            RequiredType = yaml.String(map, "typ"),
+            MaxTokenLength = (int)Math.Min(yaml.UInt32(map, "max_token_size") ?? 8 * 1024, 1024 * 1024),
+        };
+
+        var locations = new List<TokenLocation>();
+        foreach (var header in yaml.Mappings(yaml.Sequence(map, "from_headers"), "entry of 'from_headers'"))
+        {
+            yaml.CheckKeys(header, "a from_headers entry", "name", "value_prefix");
+            var headerName = yaml.String(header, "name");
+            if (string.IsNullOrEmpty(headerName))
+            {
+                yaml.Error(header, "a from_headers entry needs a 'name'");
+                continue;
+            }
+
+            locations.Add(new TokenLocation(TokenLocationKind.Header, headerName.ToLowerInvariant(), yaml.String(header, "value_prefix") ?? string.Empty));
+        }
+
+        locations.AddRange(Strings(yaml, map, "from_params").Select(p => new TokenLocation(TokenLocationKind.QueryParameter, p)));
+        locations.AddRange(Strings(yaml, map, "from_cookies").Select(c => new TokenLocation(TokenLocationKind.Cookie, c)));
+
+        var claimHeaders = new List<ClaimHeader>();
+        foreach (var entry in yaml.Mappings(yaml.Sequence(map, "claim_to_headers"), "entry of 'claim_to_headers'"))
+        {
+            yaml.CheckKeys(entry, "a claim_to_headers entry", "claim", "header");
+            var claim = yaml.String(entry, "claim");
+            var header = yaml.String(entry, "header");
+            if (string.IsNullOrEmpty(claim) || string.IsNullOrEmpty(header))
+            {
+                yaml.Error(entry, "a claim_to_headers entry needs 'claim' and 'header'");
+                continue;
+            }
+
+            claimHeaders.Add(new ClaimHeader(claim, header.ToLowerInvariant()));
+        }
+
+        return new ProviderPolicy(
+            new JwtProvider(name, options, locations),
+            keys,
+            yaml.Bool(map, "forward") ?? false,
+            yaml.String(map, "forward_payload_header")?.ToLowerInvariant(),
+            claimHeaders);
+    }
+
+    private static KeySource ParseKeySource(YamlReading yaml, YamlMappingNode map)
+    {
+        var remote = yaml.Mapping(map, "remote_jwks");
+        var discovery = yaml.String(map, "discovery");
+        var local = yaml.Mapping(map, "local_jwks");
+        var sources = (remote is null ? 0 : 1) + (discovery is null ? 0 : 1) + (local is null ? 0 : 1);
+        if (sources != 1)
+        {
+            yaml.Error(map, "a provider needs exactly one of 'remote_jwks', 'discovery' or 'local_jwks'");
+        }
+
+        if (remote is not null)
+        {
+            yaml.CheckKeys(remote, "remote_jwks", "uri", "cache_duration");
+            var uri = yaml.String(remote, "uri");
+            if (!IsHttpUri(uri))
+            {
+                yaml.Error(YamlReading.Get(remote, "uri") ?? remote, "remote_jwks needs an http(s) 'uri'");
+            }
+
+            return new KeySource(RemoteUri: uri, CacheDuration: Duration(yaml, remote, "cache_duration") ?? TimeSpan.FromMinutes(5));
+        }
+
+        if (discovery is not null)
+        {
+            if (!IsHttpUri(discovery))
+            {
+                yaml.Error(YamlReading.Get(map, "discovery"), "'discovery' must be an http(s) URI");
+            }
+
+            return new KeySource(DiscoveryUri: discovery);
+        }
+
+        if (local is not null)
+        {
+            yaml.CheckKeys(local, "local_jwks", "file", "inline");
+            var file = yaml.String(local, "file");
+            var inline = yaml.String(local, "inline");
+            if ((file is null) == (inline is null))
+            {
+                yaml.Error(local, "local_jwks needs exactly one of 'file' or 'inline'");
+            }
+
+            return new KeySource(LocalFile: file, LocalInline: inline);
+        }
+
+        return new KeySource();
+    }
+}
