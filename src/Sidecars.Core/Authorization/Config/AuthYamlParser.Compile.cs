@@ -20,8 +20,14 @@ internal static partial class AuthYamlParser
                 var name = policy.Provider.Name;
                 if (providerFiles.TryGetValue(name, out var owner))
                 {
-                    diagnostics.Add(file.File, node, $"provider '{name}' is already defined in {owner}");
+                    diagnostics.Add(file.File, node, $"provider '{ConfigText.Shown(name)}' is already defined in {owner}");
                     continue;
+                }
+
+                if (providers.Count == ConfigLimits.MaxProviders)
+                {
+                    diagnostics.Add(file.File, node, $"config refused: more than {ConfigLimits.MaxProviders} providers");
+                    break;
                 }
 
                 providers[name] = policy;
@@ -38,7 +44,13 @@ internal static partial class AuthYamlParser
             {
                 foreach (var missing in Referenced(route.Requires).Where(p => !providers.ContainsKey(p)).Distinct())
                 {
-                    diagnostics.Add(file.File, node, $"route '{route.Name}' requires unknown provider '{missing}'");
+                    diagnostics.Add(file.File, node, $"route '{ConfigText.Shown(route.Name)}' requires unknown provider '{ConfigText.Shown(missing)}'");
+                }
+
+                if (routes.Count == ConfigLimits.MaxRoutes)
+                {
+                    diagnostics.Add(file.File, node, $"config refused: more than {ConfigLimits.MaxRoutes} routes");
+                    break;
                 }
 
                 routes.Add(route);

@@ -22,14 +22,9 @@ internal static partial class AuthYamlParser
         Regex? regex = null;
         if (regexText is not null)
         {
-            try
+            regex = PathRegex(yaml, YamlReading.Get(match, "path_regex"), regexText);
+            if (regex is null)
             {
-                // Anchored like Envoy's safe_regex (full match); NonBacktracking keeps matching linear in the path.
-                regex = new Regex("^(?:" + regexText + ")$", RegexOptions.NonBacktracking | RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
-            }
-            catch (ArgumentException e)
-            {
-                yaml.Error(YamlReading.Get(match, "path_regex"), $"invalid path_regex: {e.Message}");
                 return null;
             }
         }
@@ -38,16 +33,79 @@ internal static partial class AuthYamlParser
         foreach (var header in yaml.Mappings(yaml.Sequence(match, "headers"), "entry of 'headers'"))
         {
             yaml.CheckKeys(header, "a header match", "name", "value");
-            var name = yaml.String(header, "name");
-            if (string.IsNullOrEmpty(name))
+            if (YamlReading.Get(header, "name") is null)
             {
                 yaml.Error(header, "a header match needs a 'name'");
                 continue;
             }
 
-            headers.Add(new HeaderCondition(name.ToLowerInvariant(), yaml.String(header, "value")));
+            if (HeaderName(yaml, header, "name") is { } name)
+            {
+                headers.Add(new HeaderCondition(name, yaml.String(header, "value")));
+            }
         }
 
-        return new RouteMatch(yaml.String(match, "host"), path, prefix, regex, Strings(yaml, match, "methods").Select(m => m.ToUpperInvariant()).ToArray(), headers);
+        var methods = Strings(yaml, match, "methods");
+        foreach (var method in methods.Where(m => !IsToken(m)))
+        {
+            yaml.Error(YamlReading.Get(match, "methods"), $"'methods' holds '{ConfigText.Shown(method)}', which is not an HTTP method name");
+        }
+
+        return new RouteMatch(yaml.String(match, "host"), path, prefix, regex, methods.Select(m => m.ToUpperInvariant()).ToArray(), headers);
+    }
+
+    /// <summary>
+    /// Anchored like Envoy's safe_regex (full match); NonBacktracking keeps matching linear in the path. That engine
+    /// refuses lookarounds, backreferences, atomic groups and conditionals with <see cref="NotSupportedException"/>,
+    /// not the <see cref="ArgumentException"/> of a syntax error (issue 7, finding 10): both are located errors here,
+    /// in our words, since the framework's message may be a bare resource key in the AOT binary.
+    /// </summary>
+    private static Regex? PathRegex(YamlReading yaml, YamlNode? node, string text)
+    {
+        if (text.Length > ConfigLimits.MaxPathRegexLength)
+        {
+            yaml.Error(node, $"'path_regex' is longer than {ConfigLimits.MaxPathRegexLength} characters");
+            return null;
+        }
+
+        const string Prefix = "^(?:";
+        try
+        {
+            return new Regex(Prefix + text + ")$", RegexOptions.NonBacktracking | RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
+        }
+        catch (RegexParseException e)
+        {
+            var offset = Math.Clamp(e.Offset - Prefix.Length, 0, text.Length);
+            yaml.Error(node, $"invalid path_regex at character {offset}: {Words(e.Error.ToString())}");
+        }
+        catch (NotSupportedException)
+        {
+            yaml.Error(node, "path_regex uses a construct that cannot be matched in linear time (lookarounds, backreferences, atomic groups, conditionals); rewrite it without them");
+        }
+#pragma warning disable CA1031 // Any other refusal of the pattern is this key's located error.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            yaml.Error(node, "invalid path_regex: " + ConfigText.Describe(e));
+        }
+
+        return null;
+    }
+
+    /// <summary><c>UnterminatedBracket</c> → <c>unterminated bracket</c>.</summary>
+    private static string Words(string name)
+    {
+        var builder = new System.Text.StringBuilder();
+        foreach (var c in name)
+        {
+            if (char.IsUpper(c) && builder.Length > 0)
+            {
+                builder.Append(' ');
+            }
+
+            builder.Append(char.ToLowerInvariant(c));
+        }
+
+        return builder.ToString();
     }
 }

@@ -13,6 +13,11 @@ internal static partial class AuthYamlParser
         "forward", "forward_payload_header", "claim_to_headers", "clock_skew", "require_expiration", "max_lifetime", "typ", "max_token_size",
     ];
 
+    /// <summary>A day: beyond it <c>exp</c> means nothing, and <c>exp</c> plus the skew must stay a valid date.</summary>
+    private static readonly TimeSpan MaxClockSkew = TimeSpan.FromHours(24);
+
+    /// <summary>The largest token accepted (issue 7: a configurable cap, 1 byte to 1 MiB).</summary>
+    private const uint MaxTokenSizeLimit = 1024 * 1024;
 
     private static ProviderPolicy? ParseProvider(YamlReading yaml, YamlMappingNode map)
     {
@@ -29,25 +34,27 @@ internal static partial class AuthYamlParser
         {
             Issuer = yaml.String(map, "issuer"),
             Audiences = Strings(yaml, map, "audiences"),
-            ClockSkew = Duration(yaml, map, "clock_skew") ?? TimeSpan.FromSeconds(60),
+            ClockSkew = Duration(yaml, map, "clock_skew", TimeSpan.Zero, MaxClockSkew) ?? TimeSpan.FromSeconds(60),
             RequireExpiration = yaml.Bool(map, "require_expiration") ?? true,
-            MaxLifetime = Duration(yaml, map, "max_lifetime"),
+            MaxLifetime = Duration(yaml, map, "max_lifetime", TimeSpan.FromSeconds(1), ConfigLimits.MaxDuration),
             RequiredType = yaml.String(map, "typ"),
-            MaxTokenLength = (int)Math.Min(yaml.UInt32(map, "max_token_size") ?? 8 * 1024, 1024 * 1024),
+            MaxTokenLength = MaxTokenSize(yaml, map),
         };
 
         var locations = new List<TokenLocation>();
         foreach (var header in yaml.Mappings(yaml.Sequence(map, "from_headers"), "entry of 'from_headers'"))
         {
             yaml.CheckKeys(header, "a from_headers entry", "name", "value_prefix");
-            var headerName = yaml.String(header, "name");
-            if (string.IsNullOrEmpty(headerName))
+            if (YamlReading.Get(header, "name") is null)
             {
                 yaml.Error(header, "a from_headers entry needs a 'name'");
                 continue;
             }
 
-            locations.Add(new TokenLocation(TokenLocationKind.Header, headerName.ToLowerInvariant(), yaml.String(header, "value_prefix") ?? string.Empty));
+            if (HeaderName(yaml, header, "name") is { } headerName)
+            {
+                locations.Add(new TokenLocation(TokenLocationKind.Header, headerName, yaml.String(header, "value_prefix") ?? string.Empty));
+            }
         }
 
         locations.AddRange(Strings(yaml, map, "from_params").Select(p => new TokenLocation(TokenLocationKind.QueryParameter, p)));
@@ -58,22 +65,35 @@ internal static partial class AuthYamlParser
         {
             yaml.CheckKeys(entry, "a claim_to_headers entry", "claim", "header");
             var claim = yaml.String(entry, "claim");
-            var header = yaml.String(entry, "header");
-            if (string.IsNullOrEmpty(claim) || string.IsNullOrEmpty(header))
+            if (string.IsNullOrEmpty(claim) || YamlReading.Get(entry, "header") is null)
             {
                 yaml.Error(entry, "a claim_to_headers entry needs 'claim' and 'header'");
                 continue;
             }
 
-            claimHeaders.Add(new ClaimHeader(claim, header.ToLowerInvariant()));
+            if (HeaderName(yaml, entry, "header") is { } header)
+            {
+                claimHeaders.Add(new ClaimHeader(claim, header));
+            }
         }
 
         return new ProviderPolicy(
             new JwtProvider(name, options, locations),
             keys,
             yaml.Bool(map, "forward") ?? false,
-            yaml.String(map, "forward_payload_header")?.ToLowerInvariant(),
+            HeaderName(yaml, map, "forward_payload_header"),
             claimHeaders);
+    }
+
+    private static int MaxTokenSize(YamlReading yaml, YamlMappingNode map)
+    {
+        var size = yaml.UInt32(map, "max_token_size");
+        if (size is 0 or > MaxTokenSizeLimit)
+        {
+            yaml.Error(YamlReading.Get(map, "max_token_size"), $"'max_token_size' must be from 1 to {MaxTokenSizeLimit} bytes");
+        }
+
+        return (int)Math.Clamp(size ?? 8 * 1024, 1, MaxTokenSizeLimit);
     }
 
     private static KeySource ParseKeySource(YamlReading yaml, YamlMappingNode map)
@@ -96,7 +116,7 @@ internal static partial class AuthYamlParser
                 yaml.Error(YamlReading.Get(remote, "uri") ?? remote, "remote_jwks needs an http(s) 'uri'");
             }
 
-            return new KeySource(RemoteUri: uri, CacheDuration: Duration(yaml, remote, "cache_duration") ?? TimeSpan.FromMinutes(5));
+            return new KeySource(RemoteUri: uri, CacheDuration: Duration(yaml, remote, "cache_duration", TimeSpan.FromSeconds(1), ConfigLimits.MaxDuration) ?? TimeSpan.FromMinutes(5));
         }
 
         if (discovery is not null)

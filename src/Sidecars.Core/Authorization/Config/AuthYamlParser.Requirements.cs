@@ -19,7 +19,7 @@ internal static partial class AuthYamlParser
                 case "deny":
                     return Requirement.Deny;
                 default:
-                    yaml.Error(node, $"invalid requirement '{scalar.Value}' (valid: allow, deny, or a mapping)");
+                    yaml.Error(node, $"invalid requirement '{ConfigText.Shown(scalar.Value)}' (valid: allow, deny, or a mapping)");
                     return null;
             }
         }
@@ -65,7 +65,12 @@ internal static partial class AuthYamlParser
         {
             foreach (var (key, value) in claimMap.Children)
             {
-                var name = (key as YamlScalarNode)?.Value ?? string.Empty;
+                if (key is not YamlScalarNode { Value: { Length: > 0 } name })
+                {
+                    yaml.Error(key, "each key of 'claims' must be a claim name");
+                    continue;
+                }
+
                 var values = value switch
                 {
                     YamlScalarNode s => [s.Value ?? string.Empty],
@@ -74,7 +79,7 @@ internal static partial class AuthYamlParser
                 };
                 if (values.Length == 0)
                 {
-                    yaml.Error(value, $"claim '{name}' needs a value or a list of values");
+                    yaml.Error(value, $"claim '{ConfigText.Shown(name)}' needs a value or a list of values");
                     continue;
                 }
 

@@ -20,7 +20,7 @@ internal static partial class AuthYamlParser
         var providers = new List<(ProviderPolicy, YamlNode)>();
         foreach (var map in yaml.Mappings(yaml.Sequence(root, "providers"), "provider"))
         {
-            if (ParseProvider(yaml, map) is { } provider)
+            if (yaml.Guard(map, "provider", () => ParseProvider(yaml, map)) is { } provider)
             {
                 providers.Add((provider, map));
             }
@@ -47,8 +47,8 @@ internal static partial class AuthYamlParser
                 continue;
             }
 
-            var routeMatch = ParseMatch(yaml, match);
-            var requirement = ParseRequirement(yaml, requires);
+            var routeMatch = yaml.Guard(match, "route match", () => ParseMatch(yaml, match));
+            var requirement = yaml.Guard(requires, "requirement", () => ParseRequirement(yaml, requires));
             if (routeMatch is not null && requirement is not null)
             {
                 routes.Add((new AuthRoute(name, routeMatch, requirement), map));
@@ -68,7 +68,7 @@ internal static partial class AuthYamlParser
                 defaultAllow = false;
                 break;
             case var other:
-                yaml.Error(defaultNode, $"invalid default '{other}' (valid: allow, deny)");
+                yaml.Error(defaultNode, $"invalid default '{ConfigText.Shown(other)}' (valid: allow, deny)");
                 break;
         }
 
