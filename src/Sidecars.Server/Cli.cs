@@ -94,7 +94,12 @@ public static class Cli
     {
         try
         {
-            var snapshot = ConfigLoader.LoadDirectory(directory);
+            var snapshot = ConfigLoader.LoadDirectory(directory, out var warnings);
+            foreach (var warning in warnings)
+            {
+                Console.Error.WriteLine($"{directory}: warning: {warning}");
+            }
+
             Console.Out.WriteLine($"{directory}: valid ({snapshot.RateLimits.Domains.Count} domains, {snapshot.RateLimits.LimitCount} limits, {snapshot.Files.Count} files)");
             return 0;
         }

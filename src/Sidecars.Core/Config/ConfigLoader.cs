@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using Sidecars.Authentication;
 using Sidecars.Authorization.Config;
 using Sidecars.RateLimiting.Config;
 using YamlDotNet.Core;
@@ -11,35 +10,67 @@ namespace Sidecars.Config;
 /// <summary>
 /// YAML → located model → validation that collects every error → compiled snapshot.
 /// Reading the directory is separate from compiling so tests and the embedded default share the compiler.
+/// Every path from outside ends here in a located error, never an exception (STYLE.md, "Catch at the boundary").
 /// </summary>
 public static class ConfigLoader
 {
+    /// <summary>The warning <c>validate</c> prints for a directory without config files (issue 7, finding 17).</summary>
+    public const string EmptyDirectoryWarning = "no config files (*.yaml, *.yml) in this directory: nothing is rate limited and ext_authz answers per its empty default";
+
     /// <summary>
     /// Reads the <c>*.yaml</c>/<c>*.yml</c> files directly in <paramref name="directory"/>, in ordinal name order.
     /// Names starting with a dot are skipped: Kubernetes mounts a ConfigMap as <c>..data</c> plus symlinks to it,
-    /// and the symlinks are what we read.
+    /// and the symlinks are what we read. Bounded by <see cref="ConfigLimits"/>; a listing that fails (a directory
+    /// made unreadable, out of file descriptors) is an error of the directory, not an exception.
     /// </summary>
     public static IReadOnlyList<ConfigSource> ReadDirectory(string directory, ConfigDiagnostics diagnostics)
     {
         var sources = new List<ConfigSource>();
-        if (!Directory.Exists(directory))
+        List<string> files;
+        try
         {
-            diagnostics.Add(directory, 1, 1, "config directory does not exist");
+            if (!Directory.Exists(directory))
+            {
+                diagnostics.Add(directory, 1, 1, File.Exists(directory) ? "config directory is a file, not a directory" : "config directory does not exist");
+                return sources;
+            }
+
+            files = [.. Directory.EnumerateFiles(directory).Where(IsConfigFileName).Order(StringComparer.Ordinal)];
+        }
+#pragma warning disable CA1031 // The file system is outside input: whatever it throws becomes a located error.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            diagnostics.Add(directory, 1, 1, "cannot list the config directory: " + ConfigText.Describe(e));
             return sources;
         }
 
-        var files = Directory.EnumerateFiles(directory)
-            .Where(f => !Path.GetFileName(f).StartsWith('.') && (f.EndsWith(".yaml", StringComparison.Ordinal) || f.EndsWith(".yml", StringComparison.Ordinal)))
-            .Order(StringComparer.Ordinal);
+        if (files.Count > ConfigLimits.MaxFiles)
+        {
+            diagnostics.Add(directory, 1, 1, $"config refused: more than {ConfigLimits.MaxFiles} config files ({files.Count})");
+            return sources;
+        }
+
+        long total = 0;
         foreach (var file in files)
         {
-            try
+            var bytes = ConfigFileReader.ReadRegularFile(file, ConfigLimits.MaxFileBytes, out var error);
+            if (bytes is null)
             {
-                sources.Add(new ConfigSource(file, File.ReadAllText(file)));
+                diagnostics.Add(file, 1, 1, "config file " + error);
+                continue;
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+
+            total += bytes.Length;
+            if (total > ConfigLimits.MaxTotalBytes)
             {
-                diagnostics.Add(file, 1, 1, $"cannot read file: {e.Message}");
+                diagnostics.Add(file, 1, 1, $"config refused: the config files add up to more than {ConfigLimits.MaxTotalBytes} bytes");
+                break;
+            }
+
+            if (ConfigFileReader.Decode(file, bytes, diagnostics) is { } text)
+            {
+                sources.Add(new ConfigSource(file, text));
             }
         }
 
@@ -47,82 +78,98 @@ public static class ConfigLoader
     }
 
     /// <summary>Loads a directory; throws <see cref="ConfigException"/> with every error found.</summary>
-    public static ConfigSnapshot LoadDirectory(string directory)
+    public static ConfigSnapshot LoadDirectory(string directory) => LoadDirectory(directory, out _);
+
+    /// <summary>Loads a directory as <c>validate</c> does; <paramref name="warnings"/> says what is valid but likely a mistake.</summary>
+    public static ConfigSnapshot LoadDirectory(string directory, out IReadOnlyList<string> warnings)
     {
         var diagnostics = new ConfigDiagnostics();
         var sources = ReadDirectory(directory, diagnostics);
+        warnings = sources.Count == 0 && !diagnostics.HasErrors ? [EmptyDirectoryWarning] : [];
         var snapshot = Compile(sources, diagnostics);
         return diagnostics.HasErrors || snapshot is null ? throw new ConfigException(diagnostics.Errors) : snapshot;
     }
 
+    private static bool IsConfigFileName(string path) =>
+        !Path.GetFileName(path).StartsWith('.') && (path.EndsWith(".yaml", StringComparison.Ordinal) || path.EndsWith(".yml", StringComparison.Ordinal));
+
     /// <summary>Compiles sources into a snapshot, or returns null with the errors in <paramref name="diagnostics"/>.</summary>
     public static ConfigSnapshot? Compile(IReadOnlyList<ConfigSource> sources, ConfigDiagnostics diagnostics)
     {
+        try
+        {
+            return CompileUnguarded(sources, diagnostics);
+        }
+#pragma warning disable CA1031 // Last line of defence: a bug in a parser or compiler must not stop the process.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            diagnostics.Add(sources.Count > 0 ? sources[0].Path : "config", 1, 1, "config cannot be compiled: " + ConfigText.Describe(e));
+            return null;
+        }
+    }
+
+    private static ConfigSnapshot? CompileUnguarded(IReadOnlyList<ConfigSource> sources, ConfigDiagnostics diagnostics)
+    {
         var domains = new List<DomainDefinition>();
         var authFiles = new List<AuthYamlParser.FileDefinition>();
+        long nodes = 0;
         foreach (var source in sources)
         {
-            var root = ParseDocument(source, diagnostics);
-            if (root is null)
+            var fileNodes = YamlGuard.Check(source, diagnostics);
+            if (fileNodes < 0)
             {
                 continue;
             }
 
-            var yaml = new YamlReading(source.Path, diagnostics);
-            var isAuth = AuthYamlParser.RootKeys.Any(k => YamlReading.GetKeyNode(root, k) is not null);
-            if (isAuth && YamlReading.GetKeyNode(root, "domain") is { } domainKey)
+            nodes += fileNodes;
+            if (nodes > ConfigLimits.MaxNodesPerSnapshot)
             {
-                yaml.Error(domainKey, "a file is either a rate limit domain ('domain') or an authorization file ('providers', 'routes', 'default'), not both");
-                continue;
+                diagnostics.Add(source.Path, 1, 1, $"config refused: the config files hold more than {ConfigLimits.MaxNodesPerSnapshot} YAML nodes once aliases are expanded");
+                break;
             }
 
-            if (isAuth)
+            try
             {
-                authFiles.Add(AuthYamlParser.Parse(yaml, root));
+                ParseFile(source, diagnostics, domains, authFiles);
             }
-            else
+#pragma warning disable CA1031 // One file's unexpected failure is that file's located error.
+            catch (Exception e)
+#pragma warning restore CA1031
             {
-                domains.Add(RateLimitYamlParser.Parse(yaml, root));
+                diagnostics.Add(source.Path, 1, 1, "config file cannot be read: " + ConfigText.Describe(e));
             }
         }
 
         var rateLimits = RateLimitCompiler.Compile(domains, diagnostics);
         var auth = AuthYamlParser.Compile(authFiles, diagnostics);
-        LoadLocalKeys(auth, authFiles, diagnostics);
-        return diagnostics.HasErrors ? null : new ConfigSnapshot(rateLimits, [.. sources.Select(s => s.Path)], Fingerprint(sources), auth: auth);
+        var keyFiles = LocalKeys.Load(authFiles, diagnostics);
+        return diagnostics.HasErrors ? null : new ConfigSnapshot(rateLimits, [.. sources.Select(s => s.Path)], Fingerprint(sources, keyFiles), auth: auth);
     }
 
-    /// <summary>Loads <c>local_jwks</c> keys (a file next to the config file, or inline JSON) into their providers at compile time.</summary>
-    private static void LoadLocalKeys(AuthPolicy auth, List<AuthYamlParser.FileDefinition> files, ConfigDiagnostics diagnostics)
+    private static void ParseFile(ConfigSource source, ConfigDiagnostics diagnostics, List<DomainDefinition> domains, List<AuthYamlParser.FileDefinition> authFiles)
     {
-        foreach (var file in files)
+        var root = ParseDocument(source, diagnostics);
+        if (root is null)
         {
-            foreach (var (policy, node) in file.Providers)
-            {
-                var keys = policy.Keys;
-                if (keys.LocalFile is null && keys.LocalInline is null)
-                {
-                    continue;
-                }
+            return;
+        }
 
-                try
-                {
-                    var json = keys.LocalInline is { } inline
-                        ? System.Text.Encoding.UTF8.GetBytes(inline)
-                        : File.ReadAllBytes(Path.Combine(Path.GetDirectoryName(file.File) ?? ".", keys.LocalFile!));
-                    var parsed = JwksParser.Parse(json, out var unusable, allowSymmetric: true);
-                    if (parsed.Count == 0)
-                    {
-                        diagnostics.Add(file.File, node, $"provider '{policy.Provider.Name}': local_jwks holds no usable key: {string.Join("; ", unusable)}");
-                    }
+        var yaml = new YamlReading(source.Path, diagnostics);
+        var isAuth = AuthYamlParser.RootKeys.Any(k => YamlReading.GetKeyNode(root, k) is not null);
+        if (isAuth && YamlReading.GetKeyNode(root, "domain") is { } domainKey)
+        {
+            yaml.Error(domainKey, "a file is either a rate limit domain ('domain') or an authorization file ('providers', 'routes', 'default'), not both");
+            return;
+        }
 
-                    policy.Provider.SetKeys(parsed);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or FormatException)
-                {
-                    diagnostics.Add(file.File, node, $"provider '{policy.Provider.Name}': cannot read local_jwks: {e.Message}");
-                }
-            }
+        if (isAuth)
+        {
+            authFiles.Add(AuthYamlParser.Parse(yaml, root));
+        }
+        else
+        {
+            domains.Add(RateLimitYamlParser.Parse(yaml, root));
         }
     }
 
@@ -161,7 +208,8 @@ public static class ConfigLoader
         return root;
     }
 
-    private static string Fingerprint(IReadOnlyList<ConfigSource> sources)
+    /// <summary>Every file's path and content, key files included: a reload whose inputs did not change is skipped, one whose key file changed is not.</summary>
+    private static string Fingerprint(IReadOnlyList<ConfigSource> sources, IReadOnlyList<(string Path, byte[] Bytes)> keyFiles)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var source in sources)
@@ -169,6 +217,14 @@ public static class ConfigLoader
             hash.AppendData(Encoding.UTF8.GetBytes(source.Path));
             hash.AppendData([0]);
             hash.AppendData(Encoding.UTF8.GetBytes(source.Text));
+            hash.AppendData([0]);
+        }
+
+        foreach (var (path, bytes) in keyFiles)
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes(path));
+            hash.AppendData([0]);
+            hash.AppendData(bytes);
             hash.AppendData([0]);
         }
 

@@ -15,6 +15,26 @@ internal readonly struct YamlReading(string file, ConfigDiagnostics diagnostics)
 
     public void Error(YamlNode? node, string message) => diagnostics.Add(file, node, message);
 
+    /// <summary>
+    /// Runs one part's reader; whatever it throws becomes an error located at <paramref name="node"/> (issue 7,
+    /// finding 10). The readers report what they know precisely; this is the net for what they do not.
+    /// </summary>
+    public T? Guard<T>(YamlNode node, string what, Func<T?> read)
+        where T : class
+    {
+        try
+        {
+            return read();
+        }
+#pragma warning disable CA1031 // The config is outside input: no exception of a reader may reach the reloader.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Error(node, $"cannot read this {what}: {ConfigText.Describe(e)}");
+            return null;
+        }
+    }
+
     /// <summary>Reports keys that are not in <paramref name="allowed"/>; duplicate keys are rejected by the parser itself.</summary>
     public void CheckKeys(YamlMappingNode map, string where, params string[] allowed)
     {
@@ -28,7 +48,7 @@ internal readonly struct YamlReading(string file, ConfigDiagnostics diagnostics)
 
             if (Array.IndexOf(allowed, key) < 0)
             {
-                Error(keyNode, $"config error, unknown key '{key}' in {where} (valid keys: {string.Join(", ", allowed)})");
+                Error(keyNode, $"config error, unknown key '{ConfigText.Shown(key)}' in {where} (valid keys: {string.Join(", ", allowed)})");
             }
         }
     }

@@ -15,14 +15,33 @@ namespace Sidecars.Server.Config;
 public sealed class ConfigReloader(ConfigState state, IOptions<SidecarsOptions> options, ILogger<ConfigReloader> logger) : BackgroundService
 {
     private readonly SemaphoreSlim _changed = new(0, 1);
+    private volatile bool _watcherFailed;
+    private bool _watcherFailureLogged;
 
-    /// <summary>Loads the first config; a bad one stops the process with every error found.</summary>
+    /// <summary>Loads the first config; a bad one stops the process with every error found, each located.</summary>
     public void LoadInitial()
     {
         var diagnostics = new ConfigDiagnostics();
         var directory = options.Value.Config;
-        var sources = string.IsNullOrEmpty(directory) ? EmbeddedConfig.Read() : ConfigLoader.ReadDirectory(directory, diagnostics);
-        var snapshot = ConfigLoader.Compile(sources, diagnostics);
+        ConfigSnapshot? snapshot;
+        try
+        {
+            var sources = string.IsNullOrEmpty(directory) ? EmbeddedConfig.Read(diagnostics) : ConfigLoader.ReadDirectory(directory, diagnostics);
+            if (!string.IsNullOrEmpty(directory) && sources.Count == 0 && !diagnostics.HasErrors)
+            {
+                ConfigLog.EmptyDirectory(logger, directory);
+            }
+
+            snapshot = diagnostics.HasErrors ? null : ConfigLoader.Compile(sources, diagnostics);
+        }
+#pragma warning disable CA1031 // A start-up failure of any kind is reported as a config error, not a stack trace.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            diagnostics.Add(string.IsNullOrEmpty(directory) ? "embedded:" : directory, 1, 1, "config cannot be loaded: " + ConfigText.Describe(e));
+            snapshot = null;
+        }
+
         if (snapshot is null || diagnostics.HasErrors)
         {
             throw new ConfigException(diagnostics.Errors);
@@ -31,7 +50,11 @@ public sealed class ConfigReloader(ConfigState state, IOptions<SidecarsOptions> 
         Log(state.Publish(snapshot));
     }
 
-    /// <summary>Reads the directory again and publishes it if it changed and is valid. Returns whether a new generation was published.</summary>
+    /// <summary>
+    /// Reads the directory again and publishes it if it changed and is valid. Returns whether a new generation was
+    /// published. Never throws: whatever goes wrong is a rejected reload, and the last good snapshot keeps serving
+    /// (issue 7, finding 10).
+    /// </summary>
     public bool Reload()
     {
         var directory = options.Value.Config;
@@ -41,8 +64,26 @@ public sealed class ConfigReloader(ConfigState state, IOptions<SidecarsOptions> 
         }
 
         var diagnostics = new ConfigDiagnostics();
-        var sources = ConfigLoader.ReadDirectory(directory, diagnostics);
-        var snapshot = diagnostics.HasErrors ? null : ConfigLoader.Compile(sources, diagnostics);
+        ConfigSnapshot? snapshot;
+        try
+        {
+            var sources = ConfigLoader.ReadDirectory(directory, diagnostics);
+            if (sources.Count == 0 && !diagnostics.HasErrors && state.Current.Files.Count > 0 && !options.Value.AllowEmptyConfig)
+            {
+                // Finding 17: a non-atomic update (rm, then cp) passes through an empty directory; serving it drops every limit and route.
+                diagnostics.Add(directory, 1, 1, $"config refused: the directory holds no config files (*.yaml, *.yml) any more; the last good config ({state.Current.Files.Count} files) keeps serving (set Sidecars:AllowEmptyConfig=true to allow an empty config)");
+            }
+
+            snapshot = diagnostics.HasErrors ? null : ConfigLoader.Compile(sources, diagnostics);
+        }
+#pragma warning disable CA1031 // The reload boundary: no exception may stop the host (BackgroundServiceExceptionStoppedHost).
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            diagnostics.Add(directory, 1, 1, "config reload failed: " + ConfigText.Describe(e));
+            snapshot = null;
+        }
+
         if (snapshot is null)
         {
             if (!SameErrors(diagnostics.Errors))
@@ -81,22 +122,46 @@ public sealed class ConfigReloader(ConfigState state, IOptions<SidecarsOptions> 
             return;
         }
 
-        using var watcher = StartWatcher(directory);
-        while (!stoppingToken.IsCancellationRequested)
+        // Made before the first await, as the host starts, so no edit right after start-up waits for the poll.
+        var watcher = StartWatcher(directory);
+        try
         {
-            try
+            while (!stoppingToken.IsCancellationRequested)
             {
-                if (await _changed.WaitAsync(options.Value.ReloadPollInterval, stoppingToken).ConfigureAwait(false))
+                try
                 {
-                    await Task.Delay(options.Value.ReloadDebounce, stoppingToken).ConfigureAwait(false);
-                }
+                    // A watcher lost to an error (or never created: no inotify instance left) is made again at each poll.
+                    watcher ??= StartWatcher(directory);
+                    if (await _changed.WaitAsync(options.Value.ReloadPollInterval, stoppingToken).ConfigureAwait(false))
+                    {
+                        await Task.Delay(options.Value.ReloadDebounce, stoppingToken).ConfigureAwait(false);
+                    }
 
-                Reload();
+                    Reload();
+                    if (_watcherFailed)
+                    {
+                        _watcherFailed = false;
+                        watcher?.Dispose();
+                        watcher = null;
+                    }
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    break;
+                }
+#pragma warning disable CA1031 // Issue 7, finding 11: the loop survives anything (EMFILE included) and retries at the next poll.
+                catch (Exception e)
+#pragma warning restore CA1031
+                {
+                    ConfigLog.ReloadFailed(logger, state.Current.Generation, e);
+                    watcher?.Dispose();
+                    watcher = null;
+                }
             }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
+        }
+        finally
+        {
+            watcher?.Dispose();
         }
     }
 
@@ -113,13 +178,27 @@ public sealed class ConfigReloader(ConfigState state, IOptions<SidecarsOptions> 
             watcher.Created += (_, _) => Signal();
             watcher.Deleted += (_, _) => Signal();
             watcher.Renamed += (_, _) => Signal();
-            watcher.Error += (_, e) => ServerLog.WatcherFailed(logger, e.GetException());
+            watcher.Error += (_, e) =>
+            {
+                ServerLog.WatcherFailed(logger, e.GetException());
+                _watcherFailed = true;
+                Signal();
+            };
             watcher.EnableRaisingEvents = true;
+            _watcherFailureLogged = false;
             return watcher;
         }
-        catch (Exception e) when (e is IOException or ArgumentException or PlatformNotSupportedException)
+#pragma warning disable CA1031 // Without a watcher the poll still reloads; the watcher is tried again at the next poll.
+        catch (Exception e)
+#pragma warning restore CA1031
         {
-            ServerLog.WatcherFailed(logger, e);
+            // Tried again at every poll: logged once until a watcher works again.
+            if (!_watcherFailureLogged)
+            {
+                _watcherFailureLogged = true;
+                ServerLog.WatcherFailed(logger, e);
+            }
+
             return null;
         }
     }

@@ -31,6 +31,12 @@ public sealed class SidecarsOptions
     /// <summary>How long file events are gathered before one reload, so a multi-file update lands once.</summary>
     public TimeSpan ReloadDebounce { get; set; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// Whether a reload may go from some config files to none. Off: an empty directory (a non-atomic
+    /// <c>rm</c> then <c>cp</c>, a renamed file) is refused and the last good config keeps serving.
+    /// </summary>
+    public bool AllowEmptyConfig { get; set; }
+
     /// <summary>How long in-flight calls may finish after SIGTERM.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(15);
 

@@ -45,14 +45,14 @@ internal static class RateLimitYamlParser
                 onError = BackendErrorPolicy.Local;
                 break;
             case var other:
-                yaml.Error(YamlReading.Get(root, "on_backend_error"), $"invalid on_backend_error '{other}' (valid: allow, deny, local)");
+                yaml.Error(YamlReading.Get(root, "on_backend_error"), $"invalid on_backend_error '{ConfigText.Shown(other)}' (valid: allow, deny, local)");
                 break;
         }
 
         var hashTag = yaml.String(root, "hash_tag");
         if (hashTag is not null && hashTag != "domain" && hashTag != "bucket")
         {
-            yaml.Error(YamlReading.Get(root, "hash_tag"), $"invalid hash_tag '{hashTag}' (valid: bucket, domain)");
+            yaml.Error(YamlReading.Get(root, "hash_tag"), $"invalid hash_tag '{ConfigText.Shown(hashTag)}' (valid: bucket, domain)");
         }
 
         return new DomainDefinition(yaml.File, domain, domainNode, descriptors, onError, hashTag == "domain");
@@ -63,50 +63,58 @@ internal static class RateLimitYamlParser
         var result = new List<DescriptorDefinition>();
         foreach (var map in yaml.Mappings(sequence, "descriptor"))
         {
-            yaml.CheckKeys(map, "a descriptor", DescriptorKeys);
-            var key = yaml.String(map, "key") ?? string.Empty;
-            if (key.Length == 0)
+            if (yaml.Guard(map, "descriptor", () => ParseDescriptor(yaml, map)) is { } descriptor)
             {
-                yaml.Error(YamlReading.Get(map, "key") ?? map, "descriptor has empty key");
+                result.Add(descriptor);
             }
-
-            var value = yaml.String(map, "value");
-            var limits = new List<LimitDefinition>();
-            var single = yaml.Mapping(map, "rate_limit");
-            var list = yaml.Sequence(map, "rate_limits");
-            if (single is not null && list is not null)
-            {
-                yaml.Error(YamlReading.GetKeyNode(map, "rate_limits"), "a descriptor has either 'rate_limit' or 'rate_limits', not both");
-            }
-
-            if (single is not null)
-            {
-                limits.Add(ParseLimit(yaml, single));
-            }
-
-            foreach (var item in yaml.Mappings(list, "entry of 'rate_limits'"))
-            {
-                var limit = ParseLimit(yaml, item);
-                if (limit.Unlimited)
-                {
-                    yaml.Error(item, "'unlimited' is not allowed in 'rate_limits'; use a single 'rate_limit: {unlimited: true}'");
-                }
-
-                limits.Add(limit);
-            }
-
-            CheckLimitList(yaml, limits);
-            result.Add(new DescriptorDefinition(
-                key,
-                string.IsNullOrEmpty(value) ? null : value,
-                map,
-                limits,
-                yaml.Bool(map, "shadow_mode") ?? false,
-                yaml.Bool(map, "detailed_metric") ?? false,
-                ParseDescriptors(yaml, yaml.Sequence(map, "descriptors"))));
         }
 
         return result;
+    }
+
+    private static DescriptorDefinition ParseDescriptor(YamlReading yaml, YamlMappingNode map)
+    {
+        yaml.CheckKeys(map, "a descriptor", DescriptorKeys);
+        var key = yaml.String(map, "key") ?? string.Empty;
+        if (key.Length == 0)
+        {
+            yaml.Error(YamlReading.Get(map, "key") ?? map, "descriptor has empty key");
+        }
+
+        var value = yaml.String(map, "value");
+        var limits = new List<LimitDefinition>();
+        var single = yaml.Mapping(map, "rate_limit");
+        var list = yaml.Sequence(map, "rate_limits");
+        if (single is not null && list is not null)
+        {
+            yaml.Error(YamlReading.GetKeyNode(map, "rate_limits"), "a descriptor has either 'rate_limit' or 'rate_limits', not both");
+        }
+
+        if (single is not null)
+        {
+            limits.Add(ParseLimit(yaml, single));
+        }
+
+        foreach (var item in yaml.Mappings(list, "entry of 'rate_limits'"))
+        {
+            var limit = ParseLimit(yaml, item);
+            if (limit.Unlimited)
+            {
+                yaml.Error(item, "'unlimited' is not allowed in 'rate_limits'; use a single 'rate_limit: {unlimited: true}'");
+            }
+
+            limits.Add(limit);
+        }
+
+        CheckLimitList(yaml, limits);
+        return new DescriptorDefinition(
+            key,
+            string.IsNullOrEmpty(value) ? null : value,
+            map,
+            limits,
+            yaml.Bool(map, "shadow_mode") ?? false,
+            yaml.Bool(map, "detailed_metric") ?? false,
+            ParseDescriptors(yaml, yaml.Sequence(map, "descriptors")));
     }
 
     private static LimitDefinition ParseLimit(YamlReading yaml, YamlMappingNode map)
@@ -124,7 +132,7 @@ internal static class RateLimitYamlParser
         }
         else if (!validUnit)
         {
-            yaml.Error(YamlReading.Get(map, "unit") ?? map, $"invalid rate limit unit '{unitText}' (valid: second, minute, hour, day, week, month, year)");
+            yaml.Error(YamlReading.Get(map, "unit") ?? map, $"invalid rate limit unit '{ConfigText.Shown(unitText)}' (valid: second, minute, hour, day, week, month, year)");
         }
 
         var name = yaml.String(map, "name");
@@ -157,7 +165,7 @@ internal static class RateLimitYamlParser
                 algorithm = LimitAlgorithm.FixedWindow;
                 break;
             case var other:
-                yaml.Error(algorithmNode, $"invalid algorithm '{other}' (valid: token_bucket, fixed_window)");
+                yaml.Error(algorithmNode, $"invalid algorithm '{ConfigText.Shown(other)}' (valid: token_bucket, fixed_window)");
                 break;
         }
 
