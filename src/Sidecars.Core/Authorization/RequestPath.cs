@@ -29,7 +29,7 @@ public enum PathReading
 /// </summary>
 public readonly struct RequestPath(ReadOnlyMemory<char> value, (string Path, PathReading Kind)[]? readings = null)
 {
-    /// <summary>Longest path (query included) accepted, in characters; Envoy's own header limit is 60 KiB, nginx's request line 8 KiB.</summary>
+    /// <summary>Longest path accepted (without its query), in characters; Envoy's own header limit is 60 KiB, nginx's request line 8 KiB.</summary>
     public const int MaxLength = 8192;
 
     /// <summary>The normalised path (a slice of the request's string when it was already normal: no allocation).</summary>
@@ -60,14 +60,15 @@ public readonly struct RequestPath(ReadOnlyMemory<char> value, (string Path, Pat
     public static bool TryParse(string raw, string method, out RequestPath path, out string? reason)
     {
         path = default;
-        if (raw.Length > MaxLength)
+        var end = raw.AsSpan().IndexOfAny('?', '#');
+        var part = end < 0 ? raw.AsSpan() : raw.AsSpan(0, end);
+        if (part.Length > MaxLength)
         {
+            // The query is not capped here: it may carry a token (from_params), bounded by max_token_size and Envoy's header limit.
             reason = $"path is longer than {MaxLength} characters";
             return false;
         }
 
-        var end = raw.AsSpan().IndexOfAny('?', '#');
-        var part = end < 0 ? raw.AsSpan() : raw.AsSpan(0, end);
         if (part.Length == 0 || part[0] != '/')
         {
             // RFC 9112 §3.2: origin-form, or asterisk-form for a server-wide OPTIONS; CONNECT carries no path.
