@@ -52,6 +52,26 @@ public readonly struct RequestPath(ReadOnlyMemory<char> value, (string Path, Pat
         return null;
     }
 
+    /// <summary>
+    /// Why a route's <c>path</c> or <c>path_prefix</c>, as written in config, could never equal a normalised
+    /// request path (so the route would silently never match), or null when it is in normal form.
+    /// </summary>
+    public static string? ConfigProblem(string value)
+    {
+        if (value.AsSpan().IndexOfAny('?', '#') >= 0)
+        {
+            return "must not contain '?' or '#' (the query is never matched)";
+        }
+
+        if (!TryParse(value, "GET", out var path, out var reason))
+        {
+            // The reasons read "path contains ..."; the caller names the key.
+            return reason!.StartsWith("path ", StringComparison.Ordinal) ? reason[5..] : reason;
+        }
+
+        return path.Value.Span.SequenceEqual(value) ? null : $"is not in normal form: request paths are normalised, write '{path.Value}'";
+    }
+
     // Visible ASCII that needs no attention; '%', ';' and '\' send the path to the slow reading.
     private static readonly SearchValues<char> Plain = SearchValues.Create(
         "!\"#$&'()*+,-./0123456789:<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~");
