@@ -90,6 +90,18 @@ public static class RequestHost
         return lower.Length > 1 && lower.EndsWith('.') ? lower[..^1] : lower;
     }
 
+    /// <summary>Why a route's <c>host</c>, as written in config, could never match a request's host, or null.</summary>
+    public static string? ConfigProblem(string pattern)
+    {
+        var name = pattern.StartsWith("*.", StringComparison.Ordinal) ? pattern[2..] : pattern;
+        if (!TryParse(name, out var host, out var reason))
+        {
+            return reason!.StartsWith("host ", StringComparison.Ordinal) ? reason[5..] : reason;
+        }
+
+        return host.Length == 0 || host.Length < name.TrimEnd('.').Length ? "must be a name without a port (ports are ignored)" : null;
+    }
+
     private static bool IsPort(ReadOnlySpan<char> port)
     {
         if (port.Length is 0 or > 5)

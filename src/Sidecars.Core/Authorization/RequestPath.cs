@@ -29,7 +29,7 @@ public enum PathReading
 /// </summary>
 public readonly struct RequestPath(ReadOnlyMemory<char> value, (string Path, PathReading Kind)[]? readings = null)
 {
-    /// <summary>Longest path (query included) accepted, in characters; Envoy's own header limit is 60 KiB, nginx's request line 8 KiB.</summary>
+    /// <summary>Longest path accepted (without its query), in characters; Envoy's own header limit is 60 KiB, nginx's request line 8 KiB.</summary>
     public const int MaxLength = 8192;
 
     /// <summary>The normalised path (a slice of the request's string when it was already normal: no allocation).</summary>
@@ -52,6 +52,26 @@ public readonly struct RequestPath(ReadOnlyMemory<char> value, (string Path, Pat
         return null;
     }
 
+    /// <summary>
+    /// Why a route's <c>path</c> or <c>path_prefix</c>, as written in config, could never equal a normalised
+    /// request path (so the route would silently never match), or null when it is in normal form.
+    /// </summary>
+    public static string? ConfigProblem(string value)
+    {
+        if (value.AsSpan().IndexOfAny('?', '#') >= 0)
+        {
+            return "must not contain '?' or '#' (the query is never matched)";
+        }
+
+        if (!TryParse(value, "GET", out var path, out var reason))
+        {
+            // The reasons read "path contains ..."; the caller names the key.
+            return reason!.StartsWith("path ", StringComparison.Ordinal) ? reason[5..] : reason;
+        }
+
+        return path.Value.Span.SequenceEqual(value) ? null : $"is not in normal form: request paths are normalised, write '{path.Value}'";
+    }
+
     // Visible ASCII that needs no attention; '%', ';' and '\' send the path to the slow reading.
     private static readonly SearchValues<char> Plain = SearchValues.Create(
         "!\"#$&'()*+,-./0123456789:<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~");
@@ -60,14 +80,15 @@ public readonly struct RequestPath(ReadOnlyMemory<char> value, (string Path, Pat
     public static bool TryParse(string raw, string method, out RequestPath path, out string? reason)
     {
         path = default;
-        if (raw.Length > MaxLength)
+        var end = raw.AsSpan().IndexOfAny('?', '#');
+        var part = end < 0 ? raw.AsSpan() : raw.AsSpan(0, end);
+        if (part.Length > MaxLength)
         {
+            // The query is not capped here: it may carry a token (from_params), bounded by max_token_size and Envoy's header limit.
             reason = $"path is longer than {MaxLength} characters";
             return false;
         }
 
-        var end = raw.AsSpan().IndexOfAny('?', '#');
-        var part = end < 0 ? raw.AsSpan() : raw.AsSpan(0, end);
         if (part.Length == 0 || part[0] != '/')
         {
             // RFC 9112 §3.2: origin-form, or asterisk-form for a server-wide OPTIONS; CONNECT carries no path.

@@ -73,6 +73,7 @@ public sealed class RequestPathTests
         Assert.True(RequestPath.TryParse("/" + new string('a', RequestPath.MaxLength - 1), "GET", out _, out _));
         Assert.False(RequestPath.TryParse("/" + new string('a', RequestPath.MaxLength), "GET", out _, out var reason));
         Assert.Contains("8192", reason, StringComparison.Ordinal);
+        Assert.True(RequestPath.TryParse("/a?access_token=" + new string('t', RequestPath.MaxLength), "GET", out _, out _));
     }
 
     [Theory]

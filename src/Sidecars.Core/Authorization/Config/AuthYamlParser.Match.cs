@@ -51,6 +51,15 @@ internal static partial class AuthYamlParser
             yaml.Error(YamlReading.Get(match, "methods"), $"'methods' holds '{ConfigText.Shown(method)}', which is not an HTTP method name");
         }
 
+        // A route that no normalised request can match would silently never apply (issue 7, finding 3).
+        foreach (var (key, value) in (ReadOnlySpan<(string, string?)>)[("host", yaml.String(match, "host")), ("path", path), ("path_prefix", prefix)])
+        {
+            if (value is { Length: > 0 } && (key == "host" ? RequestHost.ConfigProblem(value) : RequestPath.ConfigProblem(value)) is { } problem)
+            {
+                yaml.Error(YamlReading.Get(match, key), $"'{key}' {problem}");
+            }
+        }
+
         return new RouteMatch(yaml.String(match, "host"), path, prefix, regex, methods.Select(m => m.ToUpperInvariant()).ToArray(), headers);
     }
 
