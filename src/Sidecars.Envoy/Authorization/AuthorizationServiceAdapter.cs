@@ -51,6 +51,10 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
         return decision.Allowed ? Allowed(decision, policy, view) : Denied(decision, http.Host);
     }
 
+    /// <summary>The answer to a CheckRequest that is not a protobuf message (<see cref="Wire.EnvoyWire.UnreadableCheckRequest"/>): a 403.</summary>
+    public CheckResponse DenyUnreadable() =>
+        Denied(AuthDecision.Forbidden(null, null, "malformed request", error: null), host: string.Empty);
+
     private static CheckResponse Allowed(AuthDecision decision, AuthPolicy policy, CheckRequestView view)
     {
         var ok = new OkHttpResponse();
