@@ -1,3 +1,4 @@
+using System.Buffers;
 using Envoy.Service.Auth.V3;
 using Envoy.Service.Ratelimit.V3;
 using Google.Protobuf;
@@ -24,6 +25,14 @@ public static class EnvoyWire
 
     public static readonly Method<RateLimitRequest, RateLimitResponse> ShouldRateLimit = Unary(
         RateLimitService.Descriptor, "ShouldRateLimit", LenientMarshaller.Create(RateLimitRequest.Parser, RateLimitRequest.Descriptor, UnreadableRateLimitRequest), RateLimitResponse.Parser);
+
+    /// <summary>Reads a CheckRequest as the server does (tests and fuzz harnesses call this directly).</summary>
+    public static CheckRequest ReadCheckRequest(ReadOnlyMemory<byte> bytes) =>
+        LenientMarshaller.Read(new ReadOnlySequence<byte>(bytes), CheckRequest.Parser, CheckRequest.Descriptor, UnreadableCheckRequest);
+
+    /// <summary>Reads a RateLimitRequest as the server does.</summary>
+    public static RateLimitRequest ReadRateLimitRequest(ReadOnlyMemory<byte> bytes) =>
+        LenientMarshaller.Read(new ReadOnlySequence<byte>(bytes), RateLimitRequest.Parser, RateLimitRequest.Descriptor, UnreadableRateLimitRequest);
 
     private static Method<TRequest, TResponse> Unary<TRequest, TResponse>(ServiceDescriptor service, string name, Marshaller<TRequest> request, MessageParser<TResponse> responseParser)
         where TRequest : class, IMessage<TRequest>

@@ -32,11 +32,14 @@ public static class LenientMarshaller
         context.Complete();
     }
 
-    internal static T Deserialize<T>(DeserializationContext context, MessageParser<T> parser, MessageDescriptor descriptor, T unreadable)
+    private static T Deserialize<T>(DeserializationContext context, MessageParser<T> parser, MessageDescriptor descriptor, T unreadable)
+        where T : class, IMessage<T> =>
+        Read(context.PayloadAsReadOnlySequence(), parser, descriptor, unreadable);
+
+    /// <summary>What the marshaller reads from <paramref name="payload"/>: the message, or <paramref name="unreadable"/>.</summary>
+    public static T Read<T>(in ReadOnlySequence<byte> payload, MessageParser<T> parser, MessageDescriptor descriptor, T unreadable)
         where T : class, IMessage<T>
     {
-        var payload = context.PayloadAsReadOnlySequence();
-
         // Without EF BF BD bytes no string holds U+FFFD, so a successful parse is exactly the escaped reading.
         if (!LenientUtf8.ContainsEscape(payload))
         {

@@ -46,8 +46,8 @@ public sealed class WireFuzzTests(ITestOutputHelper output)
     [Fact]
     public async Task Raw_frames_get_a_clean_status()
     {
-        await RunAsync("frames-check", Iterations(500), r => FuzzInputs.RawFrame(r, FuzzInputs.CheckRequest), RawGrpc.CheckPath);
-        await RunAsync("frames-ratelimit", Iterations(300), r => FuzzInputs.RawFrame(r, FuzzInputs.RateLimitRequest), RawGrpc.ShouldRateLimitPath);
+        await RunAsync("frames-check", Math.Max(1, Iterations(1500) / 3), r => FuzzInputs.RawFrame(r, FuzzInputs.CheckRequest), RawGrpc.CheckPath);
+        await RunAsync("frames-ratelimit", Math.Max(1, Iterations(1500) / 5), r => FuzzInputs.RawFrame(r, FuzzInputs.RateLimitRequest), RawGrpc.ShouldRateLimitPath);
     }
 
     [Fact]
