@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Text;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 
@@ -11,9 +12,20 @@ namespace Sidecars.Authentication;
 /// no <c>crit</c>, header-supplied keys (<c>jku</c>, <c>x5u</c>, <c>jwk</c>) never used, duplicate JSON
 /// members refused, then issuer, audience and time claims with clock skew. Signatures are checked before
 /// claims, so an unsigned token learns nothing about the policy.
+/// Hostile input is a typed <see cref="JwtFailure"/>, never an exception (issue 7): header and payload must be
+/// I-JSON (RFC 7493: valid Unicode, numbers within IEEE double), so every later read of a string or number of
+/// the token (scopes, claim headers, metadata) is safe, and time arithmetic saturates instead of overflowing.
 /// </summary>
 public static class JwtValidator
 {
+    /// <summary>
+    /// The most signature verifications one token may cost. A token without <c>kid</c> (or a key set with
+    /// keys without <c>kid</c>) is tried only against keys whose type and <c>alg</c> fit the token's
+    /// <c>alg</c>, in key-set order, and at most this many: without a bound, a set of 100 RSA keys made every
+    /// kid-less token cost 100 RSA verifies (issue 7, finding 8). Issuers with more keys of one type send <c>kid</c>.
+    /// </summary>
+    public const int MaxVerifications = 3;
+
     private static readonly SearchValues<char> PrintableAscii =
         SearchValues.Create(" !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~");
 
@@ -60,7 +72,7 @@ public static class JwtValidator
             return false;
         }
 
-        if (!TryParseObject(header, "header", out var headerDocument, out failure))
+        if (!JwtJson.TryParseObject(header, "header", out var headerDocument, out failure))
         {
             return false;
         }
@@ -80,7 +92,7 @@ public static class JwtValidator
                 return false;
             }
 
-            if (!TryParseObject(payload, "payload", out var payloadDocument, out failure))
+            if (!JwtJson.TryParseObject(payload, "payload", out var payloadDocument, out failure))
             {
                 return false;
             }
@@ -165,34 +177,64 @@ public static class JwtValidator
         verifiedBy = null;
         var candidates = 0;
         var sameKeyId = 0;
-        foreach (var key in keys)
+
+        // With a kid: the keys of that kid first, then keys without a kid; without one: every key. Either way
+        // only keys that fit the alg are tried, and at most MaxVerifications of them.
+        for (var pass = keyId is null ? 1 : 0; pass < 2; pass++)
         {
-            if (keyId is not null && key.KeyId is not null && key.KeyId != keyId)
+            for (var i = 0; i < keys.Count && candidates < MaxVerifications; i++)
             {
-                continue;
-            }
+                var key = keys[i];
+                var matches = keyId is null || (pass == 0 ? key.KeyId == keyId : key.KeyId is null);
+                if (!matches)
+                {
+                    continue;
+                }
 
-            sameKeyId++;
-            if (!key.Accepts(algorithm))
-            {
-                continue;
-            }
+                sameKeyId++;
+                if (!key.Accepts(algorithm))
+                {
+                    continue;
+                }
 
-            candidates++;
-            if (key.Verify(algorithm, signingInput, signature))
-            {
-                verifiedBy = key;
-                failure = default;
-                return true;
+                candidates++;
+                if (Verify(key, algorithm, signingInput, signature))
+                {
+                    verifiedBy = key;
+                    failure = default;
+                    return true;
+                }
             }
         }
 
         failure = candidates > 0
-            ? JwtFailure.Invalid("signature verification failed")
+            ? JwtFailure.BadSignature("signature verification failed")
             : keyId is not null && sameKeyId == 0
                 ? JwtFailure.UnknownKey($"no key with kid '{Printable(keyId)}'")
                 : JwtFailure.Invalid($"no key accepts algorithm {algorithm}");
         return false;
+    }
+
+    /// <summary>A key that cannot verify this signature (e.g. PSS with a too small modulus) refuses it rather than throwing.</summary>
+    private static bool Verify(SigningKey key, string algorithm, byte[] signingInput, byte[] signature)
+    {
+        try
+        {
+            return key.Verify(algorithm, signingInput, signature);
+        }
+        catch (CryptographicException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary><paramref name="time"/> + <paramref name="span"/>, held at the ends of the calendar instead of throwing.</summary>
+    public static DateTimeOffset SaturatingAdd(DateTimeOffset time, TimeSpan span)
+    {
+        var ticks = (Int128)time.UtcTicks + span.Ticks;
+        return ticks >= DateTimeOffset.MaxValue.UtcTicks ? DateTimeOffset.MaxValue
+            : ticks <= DateTimeOffset.MinValue.UtcTicks ? DateTimeOffset.MinValue
+            : new DateTimeOffset((long)ticks, TimeSpan.Zero);
     }
 
     private static bool CheckClaims(JsonElement claims, JwtValidationOptions options, DateTimeOffset now, out DateTimeOffset? expires, out JwtFailure failure)
@@ -205,7 +247,7 @@ public static class JwtValidator
             return false;
         }
 
-        var skew = options.ClockSkew;
+        var skew = options.ClockSkew.Ticks;
         if (!TryTime(claims, "exp", out var exp, out failure) || !TryTime(claims, "nbf", out var nbf, out failure) || !TryTime(claims, "iat", out var iat, out failure))
         {
             return false;
@@ -217,25 +259,26 @@ public static class JwtValidator
             return false;
         }
 
-        if (exp is { } expiry && now > expiry + skew)
+        // Compared in 128-bit ticks: exp + skew at the end of year 9999 (or a huge skew) must not overflow.
+        if (exp is { } expiry && (Int128)now.UtcTicks > (Int128)expiry.UtcTicks + skew)
         {
             failure = JwtFailure.Invalid("token is expired");
             return false;
         }
 
-        if (nbf is { } notBefore && now + skew < notBefore)
+        if (nbf is { } notBefore && (Int128)now.UtcTicks + skew < notBefore.UtcTicks)
         {
             failure = JwtFailure.Invalid("token is not valid yet");
             return false;
         }
 
-        if (iat is { } issuedAt && now + skew < issuedAt)
+        if (iat is { } issuedAt && (Int128)now.UtcTicks + skew < issuedAt.UtcTicks)
         {
             failure = JwtFailure.Invalid("token is issued in the future");
             return false;
         }
 
-        if (options.MaxLifetime is { } maxLifetime && exp is { } end && end - (iat ?? now) > maxLifetime)
+        if (options.MaxLifetime is { } maxLifetime && exp is { } end && (Int128)end.UtcTicks - (iat ?? now).UtcTicks > maxLifetime.Ticks)
         {
             failure = JwtFailure.Invalid($"token lifetime exceeds {maxLifetime}");
             return false;
@@ -301,51 +344,8 @@ public static class JwtValidator
         return Base64Url.TryDecodeFromChars(text, bytes, out var written) && written == length;
     }
 
-    /// <summary>Parses a JSON object, refusing duplicate members at its top level (RFC 7515 §5.2 allows refusing them, RFC 8725 advises it).</summary>
-    private static bool TryParseObject(byte[] json, string what, out JsonDocument? document, out JwtFailure failure)
-    {
-        document = null;
-        try
-        {
-            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 32 });
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                failure = JwtFailure.Invalid($"token {what} is not a JSON object");
-                return false;
-            }
-
-            var names = new HashSet<string>(StringComparer.Ordinal);
-            while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
-            {
-                var name = reader.GetString()!;
-                if (!names.Add(name))
-                {
-                    failure = JwtFailure.Invalid($"token {what} has a duplicate member '{Printable(name)}'");
-                    return false;
-                }
-
-                reader.Read();
-                reader.Skip();
-            }
-
-            document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 32 });
-            failure = default;
-            return true;
-        }
-        catch (JsonException)
-        {
-            failure = JwtFailure.Invalid($"token {what} is not valid JSON");
-            return false;
-        }
-        catch (InvalidOperationException)
-        {
-            failure = JwtFailure.Invalid($"token {what} is not valid JSON");
-            return false;
-        }
-    }
-
     /// <summary>Attacker-supplied text in a reason: short and printable ASCII only.</summary>
-    private static string Printable(string text)
+    internal static string Printable(string text)
     {
         var span = text.AsSpan(0, Math.Min(text.Length, 64));
         return span.ContainsAnyExcept(PrintableAscii) ? "(unprintable)" : span.ToString();

@@ -20,6 +20,9 @@ public sealed class ValidatedToken(string algorithm, string? keyId, JsonElement 
 
     public DateTimeOffset? Expires { get; } = expires;
 
+    /// <summary>Its upstream headers for the policy and provider last seen, computed once (see <c>UpstreamShaping</c>).</summary>
+    internal Authorization.UpstreamShape? Shape;
+
     private static string[] ParseScopes(JsonElement claims)
     {
         if (claims.ValueKind != JsonValueKind.Object)

@@ -28,7 +28,8 @@ public interface ITokenSource
 /// should answer — 401 for a missing or invalid token, 403 for a valid token that does not grant the request
 /// or a route that denies — and the RFC 6750 error code and description for <c>WWW-Authenticate</c>.
 /// </summary>
-public readonly record struct AuthDecision(bool Allowed, int Status, string? Error, string Description, string? Route, string? Provider, ValidatedToken? Token)
+/// <remarks><see cref="Upstream"/> is set on an allow by <see cref="UpstreamShaping.Complete"/>: the headers the upstream receives.</remarks>
+public readonly record struct AuthDecision(bool Allowed, int Status, string? Error, string Description, string? Route, string? Provider, ValidatedToken? Token, UpstreamHeaders? Upstream = null)
 {
     public static AuthDecision Allow(string? route, string? provider = null, ValidatedToken? token = null) => new(true, 200, null, "allowed", route, provider, token);
 

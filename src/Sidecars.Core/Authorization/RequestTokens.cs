@@ -16,8 +16,10 @@ public sealed class RequestTokens : ITokenSource
     private IReadOnlyDictionary<string, JwtProvider> _providers = null!;
     private TokenCache _cache = null!;
     private TimeProvider _time = null!;
+    private FailedTokenCache? _failures;
 
-    public static RequestTokens Rent(IRequestView request, IReadOnlyDictionary<string, JwtProvider> providers, TokenCache cache, TimeProvider time)
+    /// <summary>A reset instance for this request; <c>failures</c> remembers bad signatures (issue 7, finding 8), null does not.</summary>
+    public static RequestTokens Rent(IRequestView request, IReadOnlyDictionary<string, JwtProvider> providers, TokenCache cache, TimeProvider time, FailedTokenCache? failures = null)
     {
         var tokens = t_cached ?? new RequestTokens();
         t_cached = null;
@@ -25,6 +27,7 @@ public sealed class RequestTokens : ITokenSource
         tokens._providers = providers;
         tokens._cache = cache;
         tokens._time = time;
+        tokens._failures = failures;
         return tokens;
     }
 
@@ -66,9 +69,20 @@ public sealed class RequestTokens : ITokenSource
             return new ProviderToken(TokenState.Valid, cached);
         }
 
-        var tokenText = token.ToString();
-        if (!JwtValidator.TryValidate(tokenText, keys, provider.Options, _time.GetUtcNow(), out var validated, out var failure))
+        var now = _time.GetUtcNow();
+        if (_failures is not null && _failures.TryGet(token, provider, keys, now, out var known))
         {
+            return new ProviderToken(TokenState.Invalid, Failure: known);
+        }
+
+        var tokenText = token.ToString();
+        if (!JwtValidator.TryValidate(tokenText, keys, provider.Options, now, out var validated, out var failure))
+        {
+            if (failure.Cacheable)
+            {
+                _failures?.Add(token, provider, keys, failure, now);
+            }
+
             if (failure.UnknownKeyId)
             {
                 // The issuer may have rotated its keys; the source fetches again, at most once per its minimum interval.
@@ -78,7 +92,8 @@ public sealed class RequestTokens : ITokenSource
             return new ProviderToken(TokenState.Invalid, Failure: failure);
         }
 
-        var until = validated!.Expires is { } exp ? exp + provider.Options.ClockSkew : _time.GetUtcNow().AddMinutes(5);
+        // Saturating: an exp at the end of year 9999 plus the skew must not overflow (issue 7, finding 1).
+        var until = validated!.Expires is { } exp ? JwtValidator.SaturatingAdd(exp, provider.Options.ClockSkew) : now.AddMinutes(5);
         _cache.Add(tokenText, provider.Name, validated, until);
         return new ProviderToken(TokenState.Valid, validated);
     }

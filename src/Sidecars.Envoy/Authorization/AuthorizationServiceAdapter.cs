@@ -1,10 +1,11 @@
-using System.Buffers.Text;
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using Envoy.Config.Core.V3;
 using Envoy.Service.Auth.V3;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using Microsoft.Extensions.Logging;
 using Sidecars.Authentication;
 using Sidecars.Authorization;
 using Sidecars.Authorization.Config;
@@ -17,15 +18,39 @@ namespace Sidecars.Envoy.Authorization;
 /// <summary>
 /// Envoy's <c>envoy.service.auth.v3.Authorization/Check</c>. A deny is a normal response with a non-OK status
 /// and an explicit HTTP status, never a gRPC error (a <c>failure_mode_allow</c> Envoy would let an error
-/// through). Malformed requests are denied the same way.
+/// through). Malformed requests are denied the same way, and an exception on the way (a bug) is too: the
+/// boundary answers 403 and logs the cause once (issue 7, finding 1).
 /// </summary>
-public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache cache, TimeProvider time, AuthResponseOptions options)
+public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache cache, TimeProvider time, AuthResponseOptions options, ILogger<AuthorizationServiceAdapter> logger)
     : global::Envoy.Service.Auth.V3.Authorization.AuthorizationBase
 {
     private const int GrpcUnauthenticated = 16;
     private const int GrpcPermissionDenied = 7;
 
-    public override Task<CheckResponse> Check(CheckRequest request, ServerCallContext context) => Task.FromResult(Decide(request));
+    /// <summary>The reason of the last-resort deny; the cause is in the log, not in the response.</summary>
+    internal const string InternalErrorReason = "internal error while deciding";
+
+    // Bad signatures seen recently: a repeated bad token costs no crypto (issue 7, finding 8). 1024 slots of ~150 bytes.
+    private readonly FailedTokenCache _failures = new(1024);
+    private readonly CheckFailureLog _failureLog = new(logger, time);
+
+    public override Task<CheckResponse> Check(CheckRequest request, ServerCallContext context)
+    {
+        CheckResponse response;
+        try
+        {
+            response = Decide(request);
+        }
+#pragma warning disable CA1031 // The last line of defence: whatever escaped the core, Envoy gets a deny, never an RPC error it may fail open on.
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            _failureLog.Report(exception);
+            response = Denied(AuthDecision.Forbidden(null, null, InternalErrorReason, error: null), host: string.Empty);
+        }
+
+        return Task.FromResult(response);
+    }
 
     internal CheckResponse Decide(CheckRequest request)
     {
@@ -37,7 +62,7 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
 
         var policy = config.Current.Auth;
         var view = new CheckRequestView(http);
-        var tokens = RequestTokens.Rent(view, policy.Validators, cache, time);
+        var tokens = RequestTokens.Rent(view, policy.Validators, cache, time, _failures);
         AuthDecision decision;
         try
         {
@@ -48,7 +73,14 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
             RequestTokens.Return(tokens);
         }
 
-        return decision.Allowed ? Allowed(decision, policy, view) : Denied(decision, http.Host);
+        decision = UpstreamShaping.Complete(policy, decision);
+        if (decision.Allowed)
+        {
+            return Allowed(decision, policy, view);
+        }
+
+        AuthorizationLog.Denied(logger, decision.Status, decision.Route ?? "(none)", decision.Provider ?? "(none)", decision.Description);
+        return Denied(decision, http.Host);
     }
 
     /// <summary>The answer to a CheckRequest that is not a protobuf message (<see cref="Wire.EnvoyWire.UnreadableCheckRequest"/>): a 403.</summary>
@@ -59,35 +91,22 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
     {
         var ok = new OkHttpResponse();
         var response = new CheckResponse { Status = new Google.Rpc.Status { Code = 0 }, OkResponse = ok };
+
+        // Always: the deciding provider's headers set, every other configured claim/payload header removed, so
+        // a client-sent x-user-id never reaches the upstream (issue 7, finding 2). Computed in the core.
+        if (decision.Upstream is { } upstream)
+        {
+            for (var i = 0; i < upstream.Set.Count; i++)
+            {
+                ok.Headers.Add(Overwrite(upstream.Set[i].Key, upstream.Set[i].Value));
+            }
+
+            ok.HeadersToRemove.AddRange(upstream.Remove);
+        }
+
         if (decision.Provider is null || !policy.Providers.TryGetValue(decision.Provider, out var provider))
         {
             return response;
-        }
-
-        var claims = decision.Token?.Claims;
-        foreach (var mapping in provider.ClaimToHeaders)
-        {
-            // Always set or remove: a client must not be able to send its own x-user-id.
-            if (claims is { } c && c.TryGetProperty(mapping.Claim, out var value) && value.ValueKind is JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False)
-            {
-                ok.Headers.Add(Overwrite(mapping.Header, value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText()));
-            }
-            else
-            {
-                ok.HeadersToRemove.Add(mapping.Header);
-            }
-        }
-
-        if (provider.ForwardPayloadHeader is { } payloadHeader)
-        {
-            if (claims is { } payload)
-            {
-                ok.Headers.Add(Overwrite(payloadHeader, Base64Url.EncodeToString(Encoding.UTF8.GetBytes(payload.GetRawText()))));
-            }
-            else
-            {
-                ok.HeadersToRemove.Add(payloadHeader);
-            }
         }
 
         if (!provider.Forward && decision.Token is not null)
@@ -105,7 +124,7 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
             }
         }
 
-        if (claims is { } verified)
+        if (decision.Token?.Claims is { } verified)
         {
             var jwt = ToValue(verified);
             jwt.StructValue.Fields["provider"] = Value.ForString(decision.Provider);
@@ -131,12 +150,14 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
         };
         if (decision.Status == 401 || decision.Error is not null)
         {
-            denied.Headers.Add(Overwrite("www-authenticate", Challenge(decision, string.IsNullOrEmpty(options.Realm) ? host : options.Realm)));
+            denied.Headers.Add(Overwrite("www-authenticate", Challenge(decision, string.IsNullOrEmpty(options.Realm) ? host : options.Realm, options.ExposeReason)));
         }
 
+        // The reason goes to the client only when the operator asks (issue 7, finding 9); the gRPC status
+        // message below is read by Envoy (its logs), not sent downstream, and the decision log has it too.
         if (options.ExposeReason)
         {
-            denied.Headers.Add(Overwrite(options.ReasonHeader, decision.Description));
+            denied.Headers.Add(Overwrite(options.ReasonHeader, Quoted(decision.Description)));
         }
 
         return new CheckResponse
@@ -146,19 +167,54 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
         };
     }
 
-    /// <summary>RFC 6750 §3: <c>Bearer realm="..."</c>, with <c>error</c> and <c>error_description</c> when a token was present.</summary>
-    private static string Challenge(AuthDecision decision, string realm)
+    /// <summary>
+    /// RFC 6750 §3: <c>Bearer realm="..."</c>, with <c>error</c> when a token was present, and its
+    /// <c>error_description</c> only when reasons are exposed.
+    /// </summary>
+    private static string Challenge(AuthDecision decision, string realm, bool exposeReason)
     {
         var challenge = new StringBuilder("Bearer realm=\"").Append(Quoted(realm)).Append('"');
         if (decision.Error is not null)
         {
-            challenge.Append(", error=\"").Append(decision.Error).Append("\", error_description=\"").Append(Quoted(decision.Description)).Append('"');
+            challenge.Append(", error=\"").Append(decision.Error).Append('"');
+            if (exposeReason)
+            {
+                challenge.Append(", error_description=\"").Append(Quoted(decision.Description)).Append('"');
+            }
         }
 
         return challenge.ToString();
     }
 
-    private static string Quoted(string text) => text.Replace("\\", string.Empty, StringComparison.Ordinal).Replace("\"", "'", StringComparison.Ordinal);
+    /// <summary>
+    /// Text for a quoted-string in a response header: printable ASCII only, no backslash, <c>"</c> as <c>'</c>.
+    /// The realm is the client's host, which may hold CR, LF or any byte.
+    /// </summary>
+    private static string Quoted(string text)
+    {
+        if (!text.AsSpan().ContainsAnyExcept(QuotedSafe))
+        {
+            return text;
+        }
+
+        var builder = new StringBuilder(text.Length);
+        foreach (var c in text)
+        {
+            if (c == '"')
+            {
+                builder.Append('\'');
+            }
+            else if (QuotedSafe.Contains(c))
+            {
+                builder.Append(c);
+            }
+        }
+
+        return builder.ToString();
+    }
+
+    private static readonly SearchValues<char> QuotedSafe =
+        SearchValues.Create(" !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~");
 
     private static HeaderValueOption Overwrite(string name, string value) => new()
     {
@@ -171,7 +227,8 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
         JsonValueKind.Object => Value.ForStruct(ToStruct(element)),
         JsonValueKind.Array => Value.ForList([.. element.EnumerateArray().Select(ToValue)]),
         JsonValueKind.String => Value.ForString(element.GetString()!),
-        JsonValueKind.Number => Value.ForNumber(element.GetDouble()),
+        // The validator admits only numbers within double range (I-JSON); the fallback keeps this total anyway.
+        JsonValueKind.Number => element.TryGetDouble(out var number) ? Value.ForNumber(number) : Value.ForString(element.GetRawText()),
         JsonValueKind.True => Value.ForBool(true),
         JsonValueKind.False => Value.ForBool(false),
         _ => Value.ForNull(),

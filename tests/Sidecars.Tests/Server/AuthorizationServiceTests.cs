@@ -70,6 +70,7 @@ public sealed class AuthorizationServiceTests
         {
             ["Sidecars:Jwks:MinRefreshInterval"] = "00:00:01",
             ["Sidecars:Jwks:RetryAfterFailure"] = "00:00:01",
+            ["Sidecars:Auth:ExposeReason"] = "true", // these tests read the reasons; the default is off
         });
         if (waitForKeys)
         {

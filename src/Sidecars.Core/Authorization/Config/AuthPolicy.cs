@@ -24,6 +24,18 @@ public sealed record AuthPolicy(IReadOnlyDictionary<string, ProviderPolicy> Prov
     /// <summary>The providers' validators by name, as token sources look them up.</summary>
     public IReadOnlyDictionary<string, JwtProvider> Validators { get; } = Providers.ToDictionary(p => p.Key, p => p.Value.Provider, StringComparer.Ordinal);
 
+    /// <summary>
+    /// Every claim and payload header any provider of the policy sets, computed once per snapshot: an allow
+    /// removes all of them, except those the deciding provider sets (issue 7, finding 2).
+    /// </summary>
+    public IReadOnlyList<string> ClaimHeaderNames { get; } = Providers.Values
+        .SelectMany(p => p.ForwardPayloadHeader is { } payload ? p.ClaimToHeaders.Select(c => c.Header).Append(payload) : p.ClaimToHeaders.Select(c => c.Header))
+        .Distinct(StringComparer.OrdinalIgnoreCase)
+        .ToArray();
+
+    /// <summary>What an allow without a verified token sends upstream: nothing set, every claim header removed.</summary>
+    internal UpstreamHeaders HeadersWithoutToken => field ??= new UpstreamHeaders([], ClaimHeaderNames);
+
     /// <summary>Whether any file declared authorization at all; without one, ext_authz answers per <see cref="DefaultAllow"/>.</summary>
     public bool IsEmpty => Providers.Count == 0 && Routes.Count == 0;
 }

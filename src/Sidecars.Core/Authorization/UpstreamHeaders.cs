@@ -1,0 +1,90 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Sidecars.Authentication;
+using Sidecars.Authorization.Config;
+
+namespace Sidecars.Authorization;
+
+/// <summary>
+/// The headers an allowed request's upstream receives from the sidecar: the deciding provider's claim and
+/// payload headers to set, and every other claim or payload header configured for any provider of the policy
+/// to remove, so that a client can never send its own <c>x-user-id</c> (issue 7, finding 2) — whether a
+/// provider decided, another option of an <c>any</c> won, or no token was needed at all.
+/// </summary>
+public sealed class UpstreamHeaders(IReadOnlyList<KeyValuePair<string, string>> set, IReadOnlyList<string> remove)
+{
+    public IReadOnlyList<KeyValuePair<string, string>> Set { get; } = set;
+
+    public IReadOnlyList<string> Remove { get; } = remove;
+}
+
+/// <summary>Computed once per validated token and policy, and kept with the token (a cache hit reuses it).</summary>
+internal sealed record UpstreamShape(AuthPolicy Policy, ProviderPolicy Provider, UpstreamHeaders? Headers, string? Refusal);
+
+/// <summary>Completes an allow with its <see cref="UpstreamHeaders"/>, or turns it into a deny when a claim cannot be a header value.</summary>
+public static class UpstreamShaping
+{
+    // C0 controls (CR, LF, NUL, HTAB...), DEL and C1 controls: never in a header value built from a claim
+    // (RFC 9110 §5.5 leaves CR, LF and NUL invalid; the others are refused too, a claim has no need of them).
+    private static readonly SearchValues<char> Controls = SearchValues.Create(
+        [.. Enumerable.Range(0, 0x20).Select(c => (char)c), '\u007f', .. Enumerable.Range(0x80, 0x20).Select(c => (char)c)]);
+
+    public static AuthDecision Complete(AuthPolicy policy, AuthDecision decision)
+    {
+        if (!decision.Allowed)
+        {
+            return decision;
+        }
+
+        if (decision.Token is not { } token || decision.Provider is null || !policy.Providers.TryGetValue(decision.Provider, out var provider))
+        {
+            return decision with { Upstream = policy.HeadersWithoutToken };
+        }
+
+        var shape = Volatile.Read(ref token.Shape);
+        if (shape is null || !ReferenceEquals(shape.Policy, policy) || !ReferenceEquals(shape.Provider, provider))
+        {
+            shape = Shape(policy, provider, token);
+            Volatile.Write(ref token.Shape, shape);
+        }
+
+        return shape.Refusal is { } refusal
+            ? AuthDecision.Forbidden(decision.Route, decision.Provider, refusal, error: null)
+            : decision with { Upstream = shape.Headers };
+    }
+
+    /// <summary>Whether a claim value may be sent as a header value: no control character, no lone surrogate.</summary>
+    public static bool IsHeaderSafe(string value) => !value.AsSpan().ContainsAny(Controls) && !JwtJson.HasLoneSurrogate(value);
+
+    private static UpstreamShape Shape(AuthPolicy policy, ProviderPolicy provider, ValidatedToken token)
+    {
+        var claims = token.Claims;
+        var set = new List<KeyValuePair<string, string>>();
+        foreach (var mapping in provider.ClaimToHeaders)
+        {
+            if (claims.ValueKind == JsonValueKind.Object && claims.TryGetProperty(mapping.Claim, out var value) &&
+                value.ValueKind is JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False)
+            {
+                var text = value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText();
+                if (!IsHeaderSafe(text))
+                {
+                    // Deny rather than drop: an upstream that sees no x-user-id might take the request for anonymous or default.
+                    return new UpstreamShape(policy, provider, null, $"claim '{mapping.Claim}' cannot be sent in header '{mapping.Header}': it holds a control character");
+                }
+
+                set.Add(new(mapping.Header, text));
+            }
+        }
+
+        if (provider.ForwardPayloadHeader is { } payloadHeader)
+        {
+            // The verified bytes as they were signed, not re-encoded: nothing to transcode, nothing to throw.
+            set.Add(new(payloadHeader, Base64Url.EncodeToString(JsonMarshal.GetRawUtf8Value(claims))));
+        }
+
+        var remove = policy.ClaimHeaderNames.Where(name => !set.Exists(h => string.Equals(h.Key, name, StringComparison.OrdinalIgnoreCase))).ToArray();
+        return new UpstreamShape(policy, provider, new UpstreamHeaders(set, remove), null);
+    }
+}

@@ -1,0 +1,14 @@
+using Microsoft.Extensions.Logging;
+
+namespace Sidecars.Envoy.Authorization;
+
+internal static partial class AuthorizationLog
+{
+    /// <summary>The decision log: why a request was denied. Debug, per request; reasons never carry the token.</summary>
+    [LoggerMessage(201, LogLevel.Debug, "ext_authz denied {Status} on route {Route} (provider {Provider}): {Reason}")]
+    public static partial void Denied(ILogger logger, int status, string route, string provider, string reason);
+
+    /// <summary>A bug on the Check path, answered with a deny: logged once per cause, then at most once per interval with a count.</summary>
+    [LoggerMessage(202, LogLevel.Error, "ext_authz Check failed with {ExceptionType} at {Site} and was denied ({Count} times so far); stack: {Stack}")]
+    public static partial void CheckFailed(ILogger logger, string exceptionType, string site, long count, string stack);
+}
