@@ -83,9 +83,12 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
         return Denied(decision, http.Host);
     }
 
-    /// <summary>The answer to a CheckRequest that is not a protobuf message (<see cref="Wire.EnvoyWire.UnreadableCheckRequest"/>): a 403.</summary>
-    public CheckResponse DenyUnreadable() =>
-        Denied(AuthDecision.Forbidden(null, null, "malformed request", error: null), host: string.Empty);
+    /// <summary>
+    /// The answer to a CheckRequest that cannot be read: not a protobuf message (<see cref="Wire.EnvoyWire.UnreadableCheckRequest"/>),
+    /// or over the message limit. A 403, never a gRPC error that <c>failure_mode_allow</c> would let through.
+    /// </summary>
+    public CheckResponse DenyUnreadable(string reason = "malformed request") =>
+        Denied(AuthDecision.Forbidden(null, null, reason, error: null), host: string.Empty);
 
     private static CheckResponse Allowed(AuthDecision decision, AuthPolicy policy, CheckRequestView view)
     {

@@ -134,10 +134,43 @@ public sealed class WireHardeningTests
     }
 
     [Theory]
-    [InlineData(RawGrpc.CheckPath, 0x80000000u)]
-    [InlineData(RawGrpc.CheckPath, 0xFFFFFFFFu)]
+    [InlineData(0x00100001u)]      // 1 byte over the 1 MiB limit
+    [InlineData(0x80000000u)]
+    [InlineData(0xFFFFFFFFu)]
+    public async Task A_check_over_the_message_limit_is_denied_as_too_large(uint length)
+    {
+        var (server, directory) = await StartAsync();
+        await using var _ = server;
+        using var __ = directory;
+        using var raw = new RawGrpc(server);
+
+        var response = ParseCheck(await raw.SendAsync(RawGrpc.CheckPath, [0, (byte)(length >> 24), (byte)(length >> 16), (byte)(length >> 8), (byte)length, 1, 2, 3]));
+
+        Assert.Equal(7, response.Status.Code);
+        Assert.Equal("request too large", response.Status.Message);
+        Assert.Equal(EnvoyHttpStatus.Forbidden, response.DeniedResponse.Status.Code);
+    }
+
+    [Fact]
+    public async Task A_whole_check_request_over_the_limit_is_denied_and_the_next_one_decided()
+    {
+        var (server, directory) = await StartAsync();
+        await using var _ = server;
+        using var __ = directory;
+        using var raw = new RawGrpc(server);
+        var huge = Enumerable.Repeat((byte)'a', 2 * 1024 * 1024).ToArray();
+
+        var denied = ParseCheck(await raw.CallAsync(RawGrpc.CheckPath, CheckRequest(Get, Utf8("example.com"), Utf8("/public/x"), (Utf8("x-big"), huge))));
+        var allowed = ParseCheck(await raw.CallAsync(RawGrpc.CheckPath, CheckRequest(Get, Utf8("example.com"), Utf8("/public/x"))));
+
+        Assert.Equal("request too large", denied.Status.Message);
+        Assert.Equal(0, allowed.Status.Code);
+    }
+
+    [Theory]
     [InlineData(RawGrpc.ShouldRateLimitPath, 0x80000000u)]
     [InlineData(RawGrpc.ShouldRateLimitPath, 0xFFFFFFFFu)]
+    [InlineData("/grpc.health.v1.Health/Check", 0x80000000u)]
     public async Task A_length_prefix_of_2_pow_31_or_more_answers_resource_exhausted(string path, uint length)
     {
         var (server, directory) = await StartAsync();
