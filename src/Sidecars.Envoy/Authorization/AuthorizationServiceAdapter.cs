@@ -83,6 +83,13 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
         return Denied(decision, http.Host);
     }
 
+    /// <summary>
+    /// The answer to a CheckRequest that cannot be read: not a protobuf message (<see cref="Wire.EnvoyWire.UnreadableCheckRequest"/>),
+    /// or over the message limit. A 403, never a gRPC error that <c>failure_mode_allow</c> would let through.
+    /// </summary>
+    public CheckResponse DenyUnreadable(string reason = "malformed request") =>
+        Denied(AuthDecision.Forbidden(null, null, reason, error: null), host: string.Empty);
+
     private static CheckResponse Allowed(AuthDecision decision, AuthPolicy policy, CheckRequestView view)
     {
         var ok = new OkHttpResponse();

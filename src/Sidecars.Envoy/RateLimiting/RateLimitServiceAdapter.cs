@@ -16,8 +16,16 @@ public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHea
     private static readonly DescriptorStatus OkWithoutLimit = new() { Code = Code.Ok };
     private static readonly DescriptorStatus OkUnlimited = new() { Code = Code.Ok, LimitRemaining = uint.MaxValue };
 
+    // Not UNKNOWN, which says "bug"; behind failure_mode_deny: false every status lets the request through.
+    private static readonly Status UnreadableStatus = new(StatusCode.InvalidArgument, "malformed request: not a RateLimitRequest protobuf message");
+
     public override async Task<RateLimitResponse> ShouldRateLimit(RateLimitRequest request, ServerCallContext context)
     {
+        if (ReferenceEquals(request, Wire.EnvoyWire.UnreadableRateLimitRequest))
+        {
+            throw new RpcException(UnreadableStatus);
+        }
+
         CheckBounds(request);
         var query = RateLimitQuery.Rent();
         try

@@ -16,6 +16,7 @@ using Sidecars.RateLimiting.Stores;
 using Sidecars.Redis;
 using Sidecars.Server.Config;
 using Sidecars.Server.Http;
+using Sidecars.Server.Wire;
 
 namespace Sidecars.Server.Hosting;
 
@@ -93,11 +94,10 @@ public static class SidecarApp
         builder.Services.AddSingleton<AuthorizationServiceAdapter>();
         builder.Services.AddSingleton<ServingState>();
         builder.Services.AddSingleton<HealthService>();
-        builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = settings.Requests.MaxMessageBytes);
+        builder.Services.AddEnvoyGrpc(settings.Requests.MaxMessageBytes);
 
         var app = builder.Build();
-        app.MapGrpcService<RateLimitServiceAdapter>();
-        app.MapGrpcService<AuthorizationServiceAdapter>();
+        app.MapEnvoyGrpc();
         app.MapGrpcService<HealthService>();
         app.MapStatusEndpoints();
 
