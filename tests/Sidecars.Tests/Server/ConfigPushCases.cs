@@ -31,6 +31,7 @@ internal static class ConfigPushCases
         ("deep nesting", Deep),
         ("huge string", Huge),
         ("undefined alias", "*nope"),
+        ("NUL escape", "\"a\\0b\""),
     ];
 
     private static readonly (string Name, string Yaml)[] NotAString = [("mapping", "{ a: 1 }"), ("list", "[a, b]")];
@@ -387,6 +388,7 @@ internal static class ConfigPushCases
             yield return Text("10 MB string", file, "domain: " + TenMegabytes + "\n", "is larger than 1048576 bytes");
             yield return Text("100,000 nested brackets", file, "routes: " + Deep + "\n", "nesting is deeper than 64 levels");
             yield return Text("self alias", file, "x: &r [*r]\n", "is used inside its own anchor");
+            yield return Text("lone surrogate escape", file, "domain: \"\\ud800\"\n", "invalid Unicode surrogates");
             yield return Text("invalid YAML", file, "domain: [edge\n", "invalid YAML");
             yield return Text("two documents", file, Limits(5) + "\n---\n" + Limits(6) + "\n", "one YAML document");
             yield return Text("not a mapping", file, "- edge\n", "must be a mapping");
