@@ -67,6 +67,11 @@ internal static class YamlGuard
                             return Refuse(source, diagnostics, current, $"a value longer than {ConfigLimits.MaxScalarLength} characters ({scalar.Value.Length})");
                         }
 
+                        if (Unusable(scalar.Value) is { } why)
+                        {
+                            return Refuse(source, diagnostics, current, why);
+                        }
+
                         if (!scalar.Anchor.IsEmpty)
                         {
                             anchors[scalar.Anchor.Value] = (1, 0);
@@ -120,6 +125,33 @@ internal static class YamlGuard
         }
 
         return total;
+    }
+
+    /// <summary>
+    /// Escapes in double-quoted scalars can make what the file's bytes cannot: an unpaired surrogate (<c>"\ud800"</c>),
+    /// which throws wherever the value is later encoded (a claim name looked up in a token, a Redis key), or a NUL.
+    /// </summary>
+    private static string? Unusable(string value)
+    {
+        for (var i = 0; i < value.Length; i++)
+        {
+            var c = value[i];
+            if (c == '\0')
+            {
+                return "a value holds a NUL character";
+            }
+
+            if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(c))
+            {
+                return $"a value holds an unpaired surrogate (\\u{(int)c:X4}); config text must be valid Unicode";
+            }
+        }
+
+        return null;
     }
 
     private static long Refuse(ConfigSource source, ConfigDiagnostics diagnostics, ParsingEvent at, string why)

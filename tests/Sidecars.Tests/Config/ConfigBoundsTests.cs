@@ -100,12 +100,12 @@ public sealed class ConfigBoundsTests
     {
         using var big = new TempConfigDirectory();
         var filler = "#" + new string('x', ConfigLimits.MaxFileBytes - 100) + "\n";
-        for (var i = 0; i < 17; i++)
+        for (var i = 0; i < 5; i++)
         {
             big.Write($"d{i:D2}.yaml", Limit.Replace("domain: d", $"domain: d{i}", StringComparison.Ordinal) + filler);
         }
 
-        Assert.Contains(await ErrorsOf(big), e => e.EndsWith("config refused: the config files add up to more than 16777216 bytes", StringComparison.Ordinal));
+        Assert.Contains(await ErrorsOf(big), e => e.EndsWith("config refused: the config files add up to more than 4194304 bytes", StringComparison.Ordinal));
 
         using var many = new TempConfigDirectory();
         for (var i = 0; i <= ConfigLimits.MaxFiles; i++)

@@ -148,6 +148,6 @@ public sealed class MixedConfigTests
         Assert.Null(ConfigLoader.Compile(
             [new ConfigSource("/nonexistent-dir/auth.yaml", "providers:\n  - name: corp\n    local_jwks: { file: missing.json }\n")],
             diagnostics));
-        Assert.StartsWith("/nonexistent-dir/auth.yaml:2:5: provider 'corp': cannot read local_jwks:", Assert.Single(diagnostics.Errors).ToString(), StringComparison.Ordinal);
+        Assert.StartsWith("/nonexistent-dir/auth.yaml:2:5: provider 'corp': local_jwks file 'missing.json' does not exist", Assert.Single(diagnostics.Errors).ToString(), StringComparison.Ordinal);
     }
 }
