@@ -112,9 +112,14 @@ internal static partial class AuthYamlParser
         {
             yaml.CheckKeys(remote, "remote_jwks", "uri", "cache_duration");
             var uri = yaml.String(remote, "uri");
-            if (!IsHttpUri(uri))
+            if (uri is null)
             {
-                yaml.Error(YamlReading.Get(remote, "uri") ?? remote, "remote_jwks needs an http(s) 'uri'");
+                yaml.Error(remote, "remote_jwks needs an https 'uri'");
+            }
+            else if (JwksUriPolicy.Check(uri) is { } why)
+            {
+                // Keys decide who is authenticated: https only, plain http to loopback (issue 7, finding 7).
+                yaml.Error(YamlReading.Get(remote, "uri"), $"remote_jwks 'uri': {why}");
             }
 
             return new KeySource(RemoteUri: uri, CacheDuration: Duration(yaml, remote, "cache_duration", TimeSpan.FromSeconds(1), ConfigLimits.MaxDuration) ?? TimeSpan.FromMinutes(5));
@@ -122,9 +127,9 @@ internal static partial class AuthYamlParser
 
         if (discovery is not null)
         {
-            if (!IsHttpUri(discovery))
+            if (JwksUriPolicy.Check(discovery) is { } why)
             {
-                yaml.Error(YamlReading.Get(map, "discovery"), "'discovery' must be an http(s) URI");
+                yaml.Error(YamlReading.Get(map, "discovery"), $"'discovery': {why}");
             }
 
             return new KeySource(DiscoveryUri: discovery);

@@ -107,7 +107,4 @@ internal static partial class AuthYamlParser
 
         return true;
     }
-
-    private static bool IsHttpUri(string? text) =>
-        Uri.TryCreate(text, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp);
 }
