@@ -148,12 +148,12 @@ public sealed class ConfigBoundsTests
     [InlineData("{ file: zero.json }", "provider 'p': local_jwks file 'zero.json' must be inside the config directory (after resolving '..' and symbolic links)")]
     [InlineData("{ file: fifo.json }", "provider 'p': local_jwks file 'fifo.json' is empty, or is not a regular file (a FIFO, socket or device is never read)")]
     [InlineData("{ file: big.json }", "provider 'p': local_jwks file 'big.json' is larger than 1048576 bytes (1048577 bytes)")]
-    [InlineData("{ inline: '{\"keys\":[1]}' }", "provider 'p': local_jwks 'inline' holds a key that cannot be used")]
-    [InlineData("{ inline: '{\"keys\": [' }", "provider 'p': local_jwks 'inline' is not valid JSON at its line 1, byte 11")]
-    [InlineData("{ inline: \"{\\n\\\"keys\\\": [}\" }", "provider 'p': local_jwks 'inline' is not valid JSON at its line 2, byte 10")]
+    [InlineData("{ inline: '{\"keys\":[1]}' }", "provider 'p': local_jwks 'inline' holds no usable key: key 1: not a JSON object")]
+    [InlineData("{ inline: '{\"keys\": [' }", "provider 'p': local_jwks 'inline' holds no usable key: the JWKS is not valid JSON (line 1, byte 11)")]
+    [InlineData("{ inline: \"{\\n\\\"keys\\\": [}\" }", "provider 'p': local_jwks 'inline' holds no usable key: the JWKS is not valid JSON (line 2, byte 10)")]
     [InlineData("{ inline: '{\"keys\":[{\"kty\":\"oct\",\"kid\":\"\\ud800\",\"k\":\"AAAA\"}]}' }", "provider 'p': local_jwks 'inline'")]
     [InlineData("{ inline: '{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"r\",\"e\":\"\",\"n\":\"" + "AQAB" + "\"}]}' }", "provider 'p': local_jwks 'inline'")]
-    [InlineData("{ inline: '{\"keys\":[{\"kty\":\"oct\",\"kid\":\"short\",\"k\":\"AAAA\"}]}' }", "provider 'p': local_jwks 'inline' holds no usable key: symmetric key 'short' has no 'k' of at least 256 bits")]
+    [InlineData("{ inline: '{\"keys\":[{\"kty\":\"oct\",\"kid\":\"short\",\"k\":\"AAAA\"}]}' }", "provider 'p': local_jwks 'inline' holds no usable key: key 1 (kid 'short'): HMAC key of 24 bits is under 256")]
     public async Task Local_jwks_is_read_only_from_a_bounded_regular_file_inside_the_directory(string localJwks, string expected)
     {
         using var outside = new TempConfigDirectory();

@@ -189,6 +189,6 @@ public sealed class JwksParserHardeningTests
         var diagnostics = new ConfigDiagnostics();
         Assert.Null(ConfigLoader.Compile(ConfigLoader.ReadDirectory(directory.Path, diagnostics), diagnostics));
         var error = Assert.Single(diagnostics.Errors).ToString();
-        Assert.EndsWith("provider 'partners': local_jwks holds no usable key: key 1 (kid 'h'): HMAC key of 128 bits is under 256; key 2: not a JSON object", error, StringComparison.Ordinal);
+        Assert.EndsWith("provider 'partners': local_jwks 'inline' holds no usable key: key 1 (kid 'h'): HMAC key of 128 bits is under 256; key 2: not a JSON object", error, StringComparison.Ordinal);
     }
 }

@@ -250,10 +250,11 @@ public sealed class JwksServerHardeningTests
         jwks.Body = Jwks("rsa-1");
         using var directory = new TempConfigDirectory();
         directory.Write("auth.yaml", Provider(Remote(new Uri($"http://0.0.0.0:{jwks.Port}/jwks"))));
-        await using var server = await Start(directory);
-        Assert.True(await Eventually.TrueAsync(async () => (await JwksStatus(server)).GetProperty("last_error").GetString() is not null));
-        Assert.Contains("https is required", (await JwksStatus(server)).GetProperty("last_error").GetString(), StringComparison.Ordinal);
-        Assert.False(await IsReady(server));
+        // Refused when the config is loaded, at the uri's position; a discovery document's jwks_uri is checked
+        // by the same policy when it is fetched (RemoteJwksHardeningTests).
+        var error = await Assert.ThrowsAsync<Sidecars.Config.ConfigException>(async () => await (await Start(directory)).DisposeAsync());
+        Assert.Contains("auth.yaml:", error.Message, StringComparison.Ordinal);
+        Assert.Contains("remote_jwks 'uri': https is required (plain http only to a loopback host)", error.Message, StringComparison.Ordinal);
         Assert.Equal(0, jwks.Requests);
     }
 
