@@ -21,4 +21,10 @@ internal static partial class ServerLog
 
     [LoggerMessage(6, LogLevel.Information, "shutting down: waiting up to {Timeout} for in-flight calls")]
     public static partial void ShuttingDown(ILogger logger, TimeSpan timeout);
+
+    [LoggerMessage(20, LogLevel.Warning, "unknown setting {Setting} ({EnvironmentVariable}) is ignored; the settings are listed in docs/CONFIG.md#server-settings")]
+    public static partial void UnknownSetting(ILogger logger, string setting, string environmentVariable);
+
+    [LoggerMessage(21, LogLevel.Information, "open files limit (RLIMIT_NOFILE): {Before} at start, {After} now; at most {MaxConnections} client connections per listener")]
+    public static partial void FileLimit(ILogger logger, ulong before, ulong after, int maxConnections);
 }

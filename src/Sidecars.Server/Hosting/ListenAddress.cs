@@ -6,18 +6,19 @@ namespace Sidecars.Server.Hosting;
 /// <summary>A listener: a TCP <c>HOST:PORT</c> or a Unix domain socket <c>unix:/path</c>.</summary>
 public sealed record ListenAddress(IPAddress? Address, int Port, string? UnixSocketPath)
 {
-    public static ListenAddress Parse(string text, string what)
+    /// <summary>Parses a listener; the <see cref="FormatException"/> message says what is wrong with <paramref name="text"/>.</summary>
+    public static ListenAddress Parse(string text)
     {
         if (text.StartsWith("unix:", StringComparison.Ordinal))
         {
             var path = text["unix:".Length..];
-            return path.Length == 0 ? throw new FormatException($"{what}: 'unix:' needs a socket path") : new ListenAddress(null, 0, path);
+            return path.Length == 0 ? throw new FormatException("needs a socket path after 'unix:'") : new ListenAddress(null, 0, path);
         }
 
         var colon = text.LastIndexOf(':');
         if (colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
         {
-            throw new FormatException($"{what}: '{text}' is not HOST:PORT or unix:/path");
+            throw new FormatException("is not HOST:PORT or unix:/path");
         }
 
         var host = text[..colon].Trim('[', ']');
@@ -26,7 +27,7 @@ public sealed record ListenAddress(IPAddress? Address, int Port, string? UnixSoc
             "localhost" => IPAddress.Loopback,
             "*" or "0.0.0.0" => IPAddress.Any,
             _ when IPAddress.TryParse(host, out var parsed) => parsed,
-            _ => throw new FormatException($"{what}: '{host}' is not an IP address"),
+            _ => throw new FormatException($"has a host '{host}' that is not an IP address (nor localhost, * or 0.0.0.0)"),
         };
         return new ListenAddress(address, port, null);
     }

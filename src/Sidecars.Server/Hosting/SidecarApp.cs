@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using Sidecars.Config;
 using Sidecars.Authentication;
@@ -24,8 +25,13 @@ namespace Sidecars.Server.Hosting;
 public static class SidecarApp
 {
     /// <summary>Builds the application; <paramref name="overrides"/> (from the command line) win over appsettings and environment.</summary>
-    public static WebApplication Build(IDictionary<string, string?> overrides, string[]? args = null)
+    /// <exception cref="StartupException">A setting has a bad value; the message is the one line to print.</exception>
+    public static WebApplication Build(IDictionary<string, string?> overrides, string[]? args = null) => Build(overrides, args, configureLogging: null);
+
+    /// <summary>As <see cref="Build(IDictionary{string, string?}, string[])"/>; tests add a logger provider to see what is logged.</summary>
+    internal static WebApplication Build(IDictionary<string, string?> overrides, string[]? args, Action<ILoggingBuilder>? configureLogging)
     {
+        // appsettings.json is read from the binary's folder (ContentRootPath), not the working directory: docs/CONFIG.md.
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args ?? [], ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddInMemoryCollection(overrides);
         builder.Logging.AddSimpleConsole(o =>
@@ -35,24 +41,35 @@ public static class SidecarApp
             o.UseUtcTimestamp = true;
         });
 
-        // Per-request framework logs would dominate a sidecar's output; Logging__LogLevel__... re-enables them.
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        // A full console queue drops lines instead of blocking the request threads that log (issue 7, finding 12).
+        builder.Services.Configure<ConsoleLoggerOptions>(o =>
+        {
+            o.QueueFullMode = ConsoleLoggerQueueFullMode.DropWrite;
+            o.MaxQueueLength = 10_000;
+        });
+        DefaultLevels(builder.Logging, builder.Configuration);
+        configureLogging?.Invoke(builder.Logging);
 
         var section = builder.Configuration.GetSection(SidecarsOptions.Section);
-        var settings = section.Get<SidecarsOptions>() ?? new SidecarsOptions();
+        var settings = SettingsBinder.Bind(section, out var unknownSettings);
         builder.Services.Configure<SidecarsOptions>(section);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownTimeout);
 
-        var grpc = ListenAddress.Parse(settings.Grpc, "grpc");
-        var http = string.IsNullOrEmpty(settings.Http) ? null : ListenAddress.Parse(settings.Http, "http");
+        var grpc = ParseListener(settings.Grpc, "Grpc");
+        var http = string.IsNullOrEmpty(settings.Http) ? null : ParseListener(settings.Http, "Http");
+        var fileLimit = FileLimit.Raise(settings.RaiseFileLimit);
+        var maxConnections = MaxConnections(settings.Connections.MaxConcurrent, fileLimit, http is null ? 1 : 2);
+        builder.Services.AddSingleton<UnixSocketBindings>();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            Listen(kestrel, grpc, HttpProtocols.Http2);
+            ApplyLimits(kestrel.Limits, settings.Connections, maxConnections);
+            var sockets = kestrel.ApplicationServices.GetRequiredService<UnixSocketBindings>();
+            var mode = SettingsBinder.ParseMode(settings.UnixSocketMode);
+            Listen(kestrel, sockets, grpc, HttpProtocols.Http2, "gRPC listener", mode);
             if (http is not null)
             {
-                Listen(kestrel, http, HttpProtocols.Http1);
+                Listen(kestrel, sockets, http, HttpProtocols.Http1, "HTTP listener", mode);
             }
         });
 
@@ -103,6 +120,16 @@ public static class SidecarApp
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sidecars");
         ServerLog.Starting(logger, settings.ToString());
+        foreach (var unknown in unknownSettings)
+        {
+            ServerLog.UnknownSetting(logger, unknown, SettingsBinder.EnvironmentName(unknown));
+        }
+
+        if (fileLimit is { } limit)
+        {
+            ServerLog.FileLimit(logger, limit.Before, limit.After, maxConnections);
+        }
+
         // Created before the first config is published, so it fetches that config's JWKS.
         app.Services.GetRequiredService<JwksManager>();
         app.Services.GetRequiredService<ConfigReloader>().LoadInitial();
@@ -124,20 +151,77 @@ public static class SidecarApp
         return app;
     }
 
-    private static void Listen(KestrelServerOptions kestrel, ListenAddress address, HttpProtocols protocols)
+    private static ListenAddress ParseListener(string text, string setting)
+    {
+        try
+        {
+            return ListenAddress.Parse(text);
+        }
+        catch (FormatException e)
+        {
+            var path = SidecarsOptions.Section + ":" + setting;
+            throw new StartupException($"setting {path} ({SettingsBinder.EnvironmentName(path)}, --{setting.ToLowerInvariant()}) = '{text}' {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// The configured cap (Kestrel applies it to each listener), lowered so that every listener's connections fit in
+    /// the open-files limit with a reserve for config files, Redis and JWKS.
+    /// </summary>
+    private static int MaxConnections(int configured, (ulong Before, ulong After)? fileLimit, int listeners)
+    {
+        if (fileLimit is not { After: var limit } || limit >= (ulong)configured * (ulong)listeners + FileLimit.Reserve)
+        {
+            return configured;
+        }
+
+        return (int)Math.Max(1, ((long)Math.Min(limit, int.MaxValue) - FileLimit.Reserve) / listeners);
+    }
+
+    private static void ApplyLimits(KestrelServerLimits limits, ConnectionSettings connections, int maxConnections)
+    {
+        limits.MaxConcurrentConnections = maxConnections;
+        limits.MaxConcurrentUpgradedConnections = maxConnections;
+        limits.KeepAliveTimeout = connections.KeepAliveTimeout;
+        limits.RequestHeadersTimeout = connections.RequestHeadersTimeout;
+        limits.MaxRequestHeadersTotalSize = connections.MaxRequestHeadersTotalSize;
+        limits.MaxRequestHeaderCount = connections.MaxRequestHeaderCount;
+        limits.Http2.MaxStreamsPerConnection = connections.MaxStreamsPerConnection;
+        limits.Http2.KeepAlivePingDelay = connections.KeepAlivePingDelay;
+        limits.Http2.KeepAlivePingTimeout = connections.KeepAlivePingTimeout;
+    }
+
+    /// <summary>
+    /// Per-request framework logs would dominate a sidecar's output, and grpc-dotnet logs an Error with a stack for
+    /// every stream a client resets (issue 7, finding 12). Our adapters catch their own failures, so what reaches
+    /// ServerCallHandler is client-caused. A <c>Logging:LogLevel:&lt;category&gt;</c> setting replaces each default.
+    /// </summary>
+    private static void DefaultLevels(ILoggingBuilder logging, IConfiguration configuration)
+    {
+        Default("Microsoft.AspNetCore", LogLevel.Warning);
+        Default("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        Default("Grpc", LogLevel.Warning);
+        Default("Grpc.AspNetCore.Server.ServerCallHandler", LogLevel.Critical);
+
+        void Default(string category, LogLevel level)
+        {
+            if (configuration["Logging:LogLevel:" + category] is null)
+            {
+                logging.AddFilter(category, level);
+            }
+        }
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, UnixSocketBindings sockets, ListenAddress address, HttpProtocols protocols, string listener, UnixFileMode? mode)
     {
         if (address.UnixSocketPath is { } path)
         {
-            // A socket file left by a previous run would make bind fail.
-            if (File.Exists(path))
-            {
-                File.Delete(path);
-            }
-
-            kestrel.ListenUnixSocket(path, o => o.Protocols = protocols);
+            var fd = sockets.Bind(path, listener, mode);
+            kestrel.ListenHandle((ulong)fd, o => o.Protocols = protocols);
         }
         else
         {
+            TcpPortCheck.EnsureFree(address, listener);
             kestrel.Listen(address.Address!, address.Port, o => o.Protocols = protocols);
         }
     }

@@ -58,11 +58,23 @@ public sealed class SidecarsOptions
     /// <summary>Readiness waits until every remote provider has fetched its keys once.</summary>
     public bool RequireKeysForReadiness { get; set; } = true;
 
+    /// <summary>Bounds on client connections (Kestrel limits).</summary>
+    public ConnectionSettings Connections { get; set; } = new();
+
+    /// <summary>Octal mode of a Unix socket listener's file, set after bind; empty keeps what the umask gives.</summary>
+    public string UnixSocketMode { get; set; } = "0660";
+
+    /// <summary>Raise the soft open-files limit (RLIMIT_NOFILE) to the hard limit at start.</summary>
+    public bool RaiseFileLimit { get; set; } = true;
+
     public override string ToString() =>
         $"config={(string.IsNullOrEmpty(Config) ? "<embedded example>" : Config)} grpc={Grpc} http={(string.IsNullOrEmpty(Http) ? "<off>" : Http)} " +
         $"shadow_mode={ShadowMode} store={StoreDescription()} " +
         $"requests(max_descriptors={Requests.MaxDescriptors}, max_entries={Requests.MaxEntriesPerDescriptor}, max_entry_length={Requests.MaxEntryLength}, max_message_bytes={Requests.MaxMessageBytes}) " +
-        $"headers(legacy={Headers.Enabled}, draft={Headers.Draft}, backend={Headers.Backend}) reload(poll={ReloadPollInterval}, debounce={ReloadDebounce}) shutdown_timeout={ShutdownTimeout}";
+        $"headers(legacy={Headers.Enabled}, draft={Headers.Draft}, backend={Headers.Backend}) reload(poll={ReloadPollInterval}, debounce={ReloadDebounce}) shutdown_timeout={ShutdownTimeout} " +
+        $"auth(expose_reason={Auth.ExposeReason}, reason_header={Auth.ReasonHeader}, realm={(Auth.Realm.Length == 0 ? "<none>" : Auth.Realm)}, token_cache={Auth.TokenCacheSize}) " +
+        $"jwks(fetch_timeout={Jwks.FetchTimeout}, max_bytes={Jwks.MaxBytes}, min_refresh={Jwks.MinRefreshInterval}, retry={Jwks.RetryAfterFailure}, jitter={Jwks.Jitter}) " +
+        $"require_keys_for_readiness={RequireKeysForReadiness} connections({Connections}) unix_socket_mode={(UnixSocketMode.Length == 0 ? "<umask>" : UnixSocketMode)} raise_file_limit={RaiseFileLimit}";
 
     private string StoreDescription() => string.IsNullOrEmpty(Redis.Configuration)
         ? $"memory(max_keys={Memory.MaxKeys}, sweep={Memory.SweepInterval})"

@@ -96,9 +96,10 @@ public sealed class AotBinarySmokeTests
     {
         using var directory = new TempConfigDirectory();
         directory.Write("bad.yaml", "domain: d\ndescriptors:\n  - key: k\n    rate_limit: { unit: eon }\n");
-        var start = new ProcessStartInfo(Binary(), ["validate", directory.Path]) { RedirectStandardOutput = true };
+        // Errors go to stderr (issue 7, finding 18); stdout carries only the "valid" summary.
+        var start = new ProcessStartInfo(Binary(), ["validate", directory.Path]) { RedirectStandardError = true };
         using var process = Process.Start(start)!;
-        var output = await process.StandardOutput.ReadToEndAsync();
+        var output = await process.StandardError.ReadToEndAsync();
         Assert.True(process.WaitForExit(15_000));
         Assert.Equal(1, process.ExitCode);
         Assert.Equal(
