@@ -99,7 +99,10 @@ public sealed class ConfigReloaderSurvivalTests
         using var directory = new TempConfigDirectory();
         directory.Write("edge.yaml", Limit(5));
         var http = FreePort.Next();
-        var start = new ProcessStartInfo("prlimit", ["--nofile=256:256", Path.Combine(AppContext.BaseDirectory, "sidecars"), "serve", "--config", directory.Path, "--grpc", $"127.0.0.1:{FreePort.Next()}", "--http", $"127.0.0.1:{http}"])
+        // The native binary when CI has published it: a JIT process out of descriptors can also fail to open an
+        // assembly it has not loaded yet, which ends the runtime ("Out of memory.") before our code runs.
+        var binary = Environment.GetEnvironmentVariable("SIDECARS_AOT_BINARY") is { Length: > 0 } aot && File.Exists(aot) ? aot : Path.Combine(AppContext.BaseDirectory, "sidecars");
+        var start = new ProcessStartInfo("prlimit", ["--nofile=256:256", binary, "serve", "--config", directory.Path, "--grpc", $"127.0.0.1:{FreePort.Next()}", "--http", $"127.0.0.1:{http}"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
