@@ -202,6 +202,9 @@ public static class SidecarApp
         Default("Microsoft.Hosting.Lifetime", LogLevel.Warning);
         Default("Grpc", LogLevel.Warning);
         Default("Grpc.AspNetCore.Server.ServerCallHandler", LogLevel.Critical);
+        // Kestrel warns once per connection it closes over MaxConcurrentConnections: a client opening connections
+        // in a loop would write a line each (issue 7, finding 12's class).
+        Default("Microsoft.AspNetCore.Server.Kestrel.Connections", LogLevel.Error);
 
         void Default(string category, LogLevel level)
         {
