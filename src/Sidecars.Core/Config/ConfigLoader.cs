@@ -31,7 +31,10 @@ public static class ConfigLoader
         {
             if (!Directory.Exists(directory))
             {
-                diagnostics.Add(directory, 1, 1, File.Exists(directory) ? "config directory is a file, not a directory" : "config directory does not exist");
+                // File.Exists is also true for a dangling symbolic link (a mount or ConfigMap gone from under it).
+                var problem = new FileInfo(directory) is { Exists: true, LinkTarget: null } ? "config directory is a file, not a directory"
+                    : File.Exists(directory) ? "config directory is a symbolic link to something that is not a directory" : "config directory does not exist";
+                diagnostics.Add(directory, 1, 1, problem);
                 return sources;
             }
 

@@ -206,7 +206,7 @@ public sealed class ConfigReloaderSurvivalTests
 
             File.Delete(link);
             File.CreateSymbolicLink(link, Path.Combine(first.Path, "missing"));
-            Assert.True(await Eventually.TrueAsync(() => Task.FromResult(State(server).LastErrors.Any(e => e.Message == "config directory does not exist"))), "the failed scan was not reported");
+            Assert.True(await Eventually.TrueAsync(() => Task.FromResult(State(server).LastErrors.Any(e => e.Message == "config directory is a symbolic link to something that is not a directory"))), "the failed scan was not reported: " + string.Join(" | ", State(server).LastErrors) + " gen " + State(server).Current.Generation);
             Assert.Equal(5u, await CurrentLimit(server));
 
             File.Delete(link);
