@@ -56,7 +56,16 @@ public static class LenientMarshaller
             }
         }
 
-        return Escaped(payload, parser, descriptor, unreadable);
+        try
+        {
+            return Escaped(payload, parser, descriptor, unreadable);
+        }
+#pragma warning disable CA1031 // The marshaller runs before any handler: whatever a hostile message makes it throw, the message is unreadable, never an UNKNOWN status.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return unreadable;
+        }
     }
 
     private static T Escaped<T>(in ReadOnlySequence<byte> payload, MessageParser<T> parser, MessageDescriptor descriptor, T unreadable)

@@ -67,7 +67,7 @@ internal static class ProtobufUtf8Escaper
                 if (field?.FieldType == FieldType.Message)
                 {
                     // A map is a repeated message of its entry type, so map keys and values are covered here.
-                    var inner = new ArrayBufferWriter<byte>(content.Length);
+                    var inner = new ArrayBufferWriter<byte>(Math.Max(content.Length, 16)); // an empty sub-message is legal; the capacity must be positive
                     if (!Rewrite(content, field.MessageType, inner, depth + 1))
                     {
                         return false;

@@ -62,6 +62,21 @@ public sealed class WireHardeningTests
         }
     }
 
+    /// <summary>Found by the fuzz suite (seed 819579173): an empty sub-message beside invalid UTF-8 made the escaper throw, and the call ended UNKNOWN.</summary>
+    [Fact]
+    public async Task Check_with_an_empty_sub_message_and_invalid_utf8_is_decided()
+    {
+        var (server, directory) = await StartAsync();
+        await using var _ = server;
+        using var __ = directory;
+        using var raw = new RawGrpc(server);
+        byte[] message = [0x0A, 0x00, .. CheckRequest(Get, Utf8("example.com"), Utf8("/public/x"), (Utf8("x-a"), [0x76, 0xFF]))];
+
+        var response = ParseCheck(await raw.CallAsync(RawGrpc.CheckPath, message));
+
+        Assert.Equal(0, response.Status.Code);
+    }
+
     [Fact]
     public async Task Check_with_invalid_utf8_in_the_authorization_header_is_a_401()
     {
