@@ -30,19 +30,9 @@ internal static partial class AuthYamlParser
         }
 
         var headers = new List<HeaderCondition>();
-        foreach (var header in yaml.Mappings(yaml.Sequence(match, "headers"), "entry of 'headers'"))
+        foreach (var (header, name) in HeaderEntries(yaml, match, "headers", "a header match", "name", "value"))
         {
-            yaml.CheckKeys(header, "a header match", "name", "value");
-            if (YamlReading.Get(header, "name") is null)
-            {
-                yaml.Error(header, "a header match needs a 'name'");
-                continue;
-            }
-
-            if (HeaderName(yaml, header, "name") is { } name)
-            {
-                headers.Add(new HeaderCondition(name, yaml.String(header, "value")));
-            }
+            headers.Add(new HeaderCondition(name, yaml.String(header, "value")));
         }
 
         var methods = Strings(yaml, match, "methods");

@@ -42,19 +42,9 @@ internal static partial class AuthYamlParser
         };
 
         var locations = new List<TokenLocation>();
-        foreach (var header in yaml.Mappings(yaml.Sequence(map, "from_headers"), "entry of 'from_headers'"))
+        foreach (var (header, headerName) in HeaderEntries(yaml, map, "from_headers", "a from_headers entry", "name", "value_prefix"))
         {
-            yaml.CheckKeys(header, "a from_headers entry", "name", "value_prefix");
-            if (YamlReading.Get(header, "name") is null)
-            {
-                yaml.Error(header, "a from_headers entry needs a 'name'");
-                continue;
-            }
-
-            if (HeaderName(yaml, header, "name") is { } headerName)
-            {
-                locations.Add(new TokenLocation(TokenLocationKind.Header, headerName, yaml.String(header, "value_prefix") ?? string.Empty));
-            }
+            locations.Add(new TokenLocation(TokenLocationKind.Header, headerName, yaml.String(header, "value_prefix") ?? string.Empty));
         }
 
         locations.AddRange(Strings(yaml, map, "from_params").Select(p => new TokenLocation(TokenLocationKind.QueryParameter, p)));

@@ -4,7 +4,7 @@ using YamlDotNet.RepresentationModel;
 
 namespace Sidecars.Authorization.Config;
 
-/// <summary>Validating single values shared by every part: string lists, durations, URIs.</summary>
+/// <summary>Validating values shared by every part: string lists, durations, header names and header entries.</summary>
 internal static partial class AuthYamlParser
 {
     private static string[] Strings(YamlReading yaml, YamlMappingNode map, string key)
@@ -106,5 +106,27 @@ internal static partial class AuthYamlParser
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// The entries of a list of header mappings (<c>from_headers</c>, a match's <c>headers</c>): each must hold a
+    /// 'name' that is an RFC 9110 token (lower-cased), and only <paramref name="keys"/>.
+    /// </summary>
+    private static IEnumerable<(YamlMappingNode Entry, string Name)> HeaderEntries(YamlReading yaml, YamlMappingNode parent, string key, string what, params string[] keys)
+    {
+        foreach (var entry in yaml.Mappings(yaml.Sequence(parent, key), $"entry of '{key}'"))
+        {
+            yaml.CheckKeys(entry, what, keys);
+            if (YamlReading.Get(entry, "name") is null)
+            {
+                yaml.Error(entry, $"{what} needs a 'name'");
+                continue;
+            }
+
+            if (HeaderName(yaml, entry, "name") is { } name)
+            {
+                yield return (entry, name);
+            }
+        }
     }
 }
