@@ -23,6 +23,19 @@ public sealed class ValidatedToken(string algorithm, string? keyId, JsonElement 
     /// <summary>Its upstream headers for the policy and provider last seen, computed once (see <c>UpstreamShaping</c>).</summary>
     internal Authorization.UpstreamShape? Shape;
 
+    private object? _adapterState;
+
+    /// <summary>
+    /// What an adapter derived from this token alone (its encoded answer), kept with the token so that a cache
+    /// hit reuses it; the token cache bounds it as it bounds the token. Opaque to the core, which never reads it.
+    /// Read and written whole: the adapter stores an immutable object and checks that it still fits.
+    /// </summary>
+    public object? AdapterState
+    {
+        get => Volatile.Read(ref _adapterState);
+        set => Volatile.Write(ref _adapterState, value);
+    }
+
     private static string[] ParseScopes(JsonElement claims)
     {
         if (claims.ValueKind != JsonValueKind.Object)

@@ -13,11 +13,21 @@ namespace Sidecars.Authorization;
 /// to remove, so that a client can never send its own <c>x-user-id</c> (issue 7, finding 2) — whether a
 /// provider decided, another option of an <c>any</c> won, or no token was needed at all.
 /// </summary>
-public sealed class UpstreamHeaders(IReadOnlyList<KeyValuePair<string, string>> set, IReadOnlyList<string> remove)
+/// <remarks>
+/// With <c>forward: false</c> the token is stripped too: <see cref="TokenHeaders"/> are removed when the request
+/// carries them, <see cref="TokenParameters"/> always (Envoy ignores a query parameter that is not there).
+/// </remarks>
+public sealed class UpstreamHeaders(IReadOnlyList<KeyValuePair<string, string>> set, IReadOnlyList<string> remove, string[]? tokenHeaders = null, string[]? tokenParameters = null)
 {
     public IReadOnlyList<KeyValuePair<string, string>> Set { get; } = set;
 
     public IReadOnlyList<string> Remove { get; } = remove;
+
+    /// <summary>The deciding provider's header locations, in its order, each removed when the request has it.</summary>
+    public IReadOnlyList<string> TokenHeaders { get; } = tokenHeaders ?? [];
+
+    /// <summary>The deciding provider's query parameter locations, in its order, removed from every allowed request.</summary>
+    public IReadOnlyList<string> TokenParameters { get; } = tokenParameters ?? [];
 }
 
 /// <summary>Computed once per validated token and policy, and kept with the token (a cache hit reuses it).</summary>
@@ -85,6 +95,14 @@ public static class UpstreamShaping
         }
 
         var remove = policy.ClaimHeaderNames.Where(name => !set.Exists(h => string.Equals(h.Key, name, StringComparison.OrdinalIgnoreCase))).ToArray();
-        return new UpstreamShape(policy, provider, new UpstreamHeaders(set, remove), null);
+        var locations = provider.Provider.Locations;
+        string[]? tokenHeaders = null, tokenParameters = null;
+        if (!provider.Forward)
+        {
+            tokenHeaders = [.. locations.Where(l => l.Kind == TokenLocationKind.Header).Select(l => l.Name)];
+            tokenParameters = [.. locations.Where(l => l.Kind == TokenLocationKind.QueryParameter).Select(l => l.Name)];
+        }
+
+        return new UpstreamShape(policy, provider, new UpstreamHeaders(set, remove, tokenHeaders, tokenParameters), null);
     }
 }

@@ -34,53 +34,60 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
     private readonly FailedTokenCache _failures = new(1024);
     private readonly CheckFailureLog _failureLog = new(logger, time);
 
+    private readonly AllowResponses _allowed = new();
+
     public override Task<CheckResponse> Check(CheckRequest request, ServerCallContext context)
     {
-        CheckResponse response;
         try
         {
-            response = Decide(request);
+            return Decide(request);
         }
 #pragma warning disable CA1031 // The last line of defence: whatever escaped the core, Envoy gets a deny, never an RPC error it may fail open on.
         catch (Exception exception)
 #pragma warning restore CA1031
         {
             _failureLog.Report(exception);
-            response = Denied(AuthDecision.Forbidden(null, null, InternalErrorReason, error: null), host: string.Empty);
+            return Task.FromResult(Denied(AuthDecision.Forbidden(null, null, InternalErrorReason, error: null), host: string.Empty));
         }
-
-        return Task.FromResult(response);
     }
 
-    internal CheckResponse Decide(CheckRequest request)
+    /// <summary>An allow answers with a response shared by every request it fits (see <see cref="AllowResponses"/>); a deny is built per call.</summary>
+    private Task<CheckResponse> Decide(CheckRequest request)
     {
         var http = request.Attributes?.Request?.Http;
         if (http is null)
         {
-            return Denied(AuthDecision.Forbidden(null, null, "the check request has no HTTP attributes", error: null), host: string.Empty);
+            return Task.FromResult(Denied(AuthDecision.Forbidden(null, null, "the check request has no HTTP attributes", error: null), host: string.Empty));
         }
 
         var policy = config.Current.Auth;
-        var view = new CheckRequestView(http);
-        var tokens = RequestTokens.Rent(view, policy.Validators, cache, time, _failures);
-        AuthDecision decision;
+        var view = CheckRequestView.Rent(http);
         try
         {
-            decision = AuthEvaluator.Decide(policy.Routes, policy.DefaultAllow, view, tokens);
+            var tokens = RequestTokens.Rent(view, policy.Validators, cache, time, _failures);
+            AuthDecision decision;
+            try
+            {
+                decision = AuthEvaluator.Decide(policy.Routes, policy.DefaultAllow, view, tokens);
+            }
+            finally
+            {
+                RequestTokens.Return(tokens);
+            }
+
+            decision = UpstreamShaping.Complete(policy, decision);
+            if (decision.Allowed)
+            {
+                return _allowed.For(decision, view);
+            }
+
+            AuthorizationLog.Denied(logger, decision.Status, decision.Route ?? "(none)", decision.Provider ?? "(none)", decision.Description);
+            return Task.FromResult(Denied(decision, http.Host));
         }
         finally
         {
-            RequestTokens.Return(tokens);
+            CheckRequestView.Return(view);
         }
-
-        decision = UpstreamShaping.Complete(policy, decision);
-        if (decision.Allowed)
-        {
-            return Allowed(decision, policy, view);
-        }
-
-        AuthorizationLog.Denied(logger, decision.Status, decision.Route ?? "(none)", decision.Provider ?? "(none)", decision.Description);
-        return Denied(decision, http.Host);
     }
 
     /// <summary>
@@ -89,60 +96,6 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
     /// </summary>
     public CheckResponse DenyUnreadable(string reason = "malformed request") =>
         Denied(AuthDecision.Forbidden(null, null, reason, error: null), host: string.Empty);
-
-    private static CheckResponse Allowed(AuthDecision decision, AuthPolicy policy, CheckRequestView view)
-    {
-        var ok = new OkHttpResponse();
-        var response = new CheckResponse { Status = new Google.Rpc.Status { Code = 0 }, OkResponse = ok };
-
-        // Always: the deciding provider's headers set, every other configured claim/payload header removed, so
-        // a client-sent x-user-id never reaches the upstream (issue 7, finding 2). Computed in the core.
-        if (decision.Upstream is { } upstream)
-        {
-            for (var i = 0; i < upstream.Set.Count; i++)
-            {
-                ok.Headers.Add(Overwrite(upstream.Set[i].Key, upstream.Set[i].Value));
-            }
-
-            ok.HeadersToRemove.AddRange(upstream.Remove);
-        }
-
-        if (decision.Provider is null || !policy.Providers.TryGetValue(decision.Provider, out var provider))
-        {
-            return response;
-        }
-
-        if (!provider.Forward && decision.Token is not null)
-        {
-            foreach (var location in provider.Provider.Locations)
-            {
-                if (location.Kind == TokenLocationKind.Header && view.Header(location.Name) is not null)
-                {
-                    ok.HeadersToRemove.Add(location.Name);
-                }
-                else if (location.Kind == TokenLocationKind.QueryParameter)
-                {
-                    ok.QueryParametersToRemove.Add(location.Name);
-                }
-            }
-        }
-
-        if (decision.Token?.Claims is { } verified)
-        {
-            var jwt = ToValue(verified);
-            jwt.StructValue.Fields["provider"] = Value.ForString(decision.Provider);
-            var metadata = new Struct();
-            metadata.Fields["jwt"] = jwt;
-            if (decision.Route is not null)
-            {
-                metadata.Fields["route"] = Value.ForString(decision.Route);
-            }
-
-            response.DynamicMetadata = metadata;
-        }
-
-        return response;
-    }
 
     private CheckResponse Denied(AuthDecision decision, string host)
     {
@@ -153,14 +106,14 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
         };
         if (decision.Status == 401 || decision.Error is not null)
         {
-            denied.Headers.Add(Overwrite("www-authenticate", Challenge(decision, string.IsNullOrEmpty(options.Realm) ? host : options.Realm, options.ExposeReason)));
+            denied.Headers.Add(AllowResponses.Overwrite("www-authenticate", Challenge(decision, string.IsNullOrEmpty(options.Realm) ? host : options.Realm, options.ExposeReason)));
         }
 
         // The reason goes to the client only when the operator asks (issue 7, finding 9); the gRPC status
         // message below is read by Envoy (its logs), not sent downstream, and the decision log has it too.
         if (options.ExposeReason)
         {
-            denied.Headers.Add(Overwrite(options.ReasonHeader, Quoted(decision.Description)));
+            denied.Headers.Add(AllowResponses.Overwrite(options.ReasonHeader, Quoted(decision.Description)));
         }
 
         return new CheckResponse
@@ -218,33 +171,4 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
 
     private static readonly SearchValues<char> QuotedSafe =
         SearchValues.Create(" !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~");
-
-    private static HeaderValueOption Overwrite(string name, string value) => new()
-    {
-        Header = new HeaderValue { Key = name, Value = value },
-        AppendAction = HeaderValueOption.Types.HeaderAppendAction.OverwriteIfExistsOrAdd,
-    };
-
-    private static Value ToValue(JsonElement element) => element.ValueKind switch
-    {
-        JsonValueKind.Object => Value.ForStruct(ToStruct(element)),
-        JsonValueKind.Array => Value.ForList([.. element.EnumerateArray().Select(ToValue)]),
-        JsonValueKind.String => Value.ForString(element.GetString()!),
-        // The validator admits only numbers within double range (I-JSON); the fallback keeps this total anyway.
-        JsonValueKind.Number => element.TryGetDouble(out var number) ? Value.ForNumber(number) : Value.ForString(element.GetRawText()),
-        JsonValueKind.True => Value.ForBool(true),
-        JsonValueKind.False => Value.ForBool(false),
-        _ => Value.ForNull(),
-    };
-
-    private static Struct ToStruct(JsonElement element)
-    {
-        var result = new Struct();
-        foreach (var property in element.EnumerateObject())
-        {
-            result.Fields[property.Name] = ToValue(property.Value);
-        }
-
-        return result;
-    }
 }

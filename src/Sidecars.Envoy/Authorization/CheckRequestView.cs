@@ -3,26 +3,51 @@ using Sidecars.Authorization;
 
 namespace Sidecars.Envoy.Authorization;
 
-/// <summary>The core's view of an ext_authz request: Envoy's lower-cased headers (the map, or header_map when Envoy sends raw headers).</summary>
-internal sealed class CheckRequestView(AttributeContext.Types.HttpRequest http) : IRequestView
+/// <summary>
+/// The core's view of an ext_authz request: Envoy's lower-cased headers (the map, or header_map when Envoy sends
+/// raw headers). One instance per thread is reused, as <see cref="RequestTokens"/> are: a decision is synchronous
+/// and nothing keeps the view past it.
+/// </summary>
+internal sealed class CheckRequestView : IRequestView
 {
-    public string Method => http.Method;
+    [ThreadStatic]
+    private static CheckRequestView? t_cached;
 
-    public string Host => http.Host;
+    private AttributeContext.Types.HttpRequest _http = null!;
 
-    public string Path => http.Path;
+    public static CheckRequestView Rent(AttributeContext.Types.HttpRequest http)
+    {
+        var view = t_cached ?? new CheckRequestView();
+        t_cached = null;
+        view._http = http;
+        return view;
+    }
+
+    public static void Return(CheckRequestView view)
+    {
+        view._http = null!;
+        t_cached = view;
+    }
+
+    public string Method => _http.Method;
+
+    public string Host => _http.Host;
+
+    public string Path => _http.Path;
 
     public string? Header(string name)
     {
-        if (http.Headers.TryGetValue(name, out var value))
+        if (_http.Headers.TryGetValue(name, out var value))
         {
             return value;
         }
 
-        if (http.HeaderMap is { } map)
+        if (_http.HeaderMap is { } map)
         {
-            foreach (var header in map.Headers)
+            var headers = map.Headers;
+            for (var i = 0; i < headers.Count; i++)
             {
+                var header = headers[i];
                 if (header.Key == name)
                 {
                     return header.Value.Length > 0 ? header.Value : header.RawValue.ToStringUtf8();

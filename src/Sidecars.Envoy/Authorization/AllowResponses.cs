@@ -1,0 +1,193 @@
+using System.Text.Json;
+using Envoy.Config.Core.V3;
+using Envoy.Service.Auth.V3;
+using Google.Protobuf.WellKnownTypes;
+using Sidecars.Authorization;
+
+namespace Sidecars.Envoy.Authorization;
+
+/// <summary>
+/// The CheckResponse of an allow, built once and shared. What it holds depends only on the validated token
+/// (its claims, as metadata), the core's <see cref="UpstreamHeaders"/> for it, the route and which of the
+/// provider's token headers the request carried; so it is kept in the token's
+/// <see cref="Sidecars.Authentication.ValidatedToken.AdapterState"/> and a cache hit answers with the very same
+/// completed task: no message, no Struct, no string per call.
+/// </summary>
+/// <remarks>
+/// Sharing is safe because nothing writes to a response once it is built: Google.Protobuf's generated
+/// <c>CalculateSize</c> and <c>WriteTo</c> only read (no cached size, unlike Java's memoized size), and
+/// Grpc.AspNetCore's unary handler passes the handler's response straight to the marshaller. Nothing in this
+/// process may mutate a response it got from <see cref="AuthorizationServiceAdapter.Check"/>.
+/// </remarks>
+internal sealed class AllowResponses
+{
+    /// <summary>The mask of a request whose provider has more token headers than a mask holds: built every time.</summary>
+    private const ulong NotCacheable = ulong.MaxValue;
+
+    private static readonly Google.Rpc.Status Ok = new() { Code = 0 };
+
+    // An allow without a token depends only on the policy's UpstreamHeaders: one response per snapshot.
+    private CachedAllow? _withoutToken;
+
+    /// <summary>The allow response for <paramref name="decision"/>: the one kept for it, or a new one, then kept.</summary>
+    public Task<CheckResponse> For(in AuthDecision decision, CheckRequestView view)
+    {
+        var present = PresentTokenHeaders(decision.Upstream, view);
+        var token = decision.Token;
+        var slot = token is not null ? token.AdapterState as CachedAllow : Volatile.Read(ref _withoutToken);
+        if (slot is not null && slot.Fits(decision, present))
+        {
+            return slot.Response;
+        }
+
+        var response = Task.FromResult(Create(decision, view));
+        if (present != NotCacheable)
+        {
+            var kept = token is not null
+                ? new CachedAllow(decision.Upstream, decision.Route, decision.Provider, present, response)
+                : new CachedAllow(decision.Upstream, null, null, present, response);
+            if (token is not null)
+            {
+                token.AdapterState = kept;
+            }
+            else
+            {
+                Volatile.Write(ref _withoutToken, kept);
+            }
+        }
+
+        return response;
+    }
+
+    /// <summary>Bit i is set when the request carries <see cref="UpstreamHeaders.TokenHeaders"/>[i].</summary>
+    private static ulong PresentTokenHeaders(UpstreamHeaders? upstream, CheckRequestView view)
+    {
+        if (upstream is null)
+        {
+            return 0;
+        }
+
+        var headers = upstream.TokenHeaders;
+        if (headers.Count >= 64)
+        {
+            return NotCacheable;
+        }
+
+        ulong mask = 0;
+        for (var i = 0; i < headers.Count; i++)
+        {
+            if (view.Header(headers[i]) is not null)
+            {
+                mask |= 1UL << i;
+            }
+        }
+
+        return mask;
+    }
+
+    private static CheckResponse Create(in AuthDecision decision, CheckRequestView view)
+    {
+        var ok = new OkHttpResponse();
+        var response = new CheckResponse { Status = Ok, OkResponse = ok };
+
+        // Always: the deciding provider's headers set, every other configured claim/payload header removed, so
+        // a client-sent x-user-id never reaches the upstream (issue 7, finding 2); with forward: false the token
+        // goes too. All of it decided by the core.
+        if (decision.Upstream is not { } upstream)
+        {
+            return response;
+        }
+
+        for (var i = 0; i < upstream.Set.Count; i++)
+        {
+            ok.Headers.Add(Overwrite(upstream.Set[i].Key, upstream.Set[i].Value));
+        }
+
+        for (var i = 0; i < upstream.Remove.Count; i++)
+        {
+            ok.HeadersToRemove.Add(upstream.Remove[i]);
+        }
+
+        for (var i = 0; i < upstream.TokenHeaders.Count; i++)
+        {
+            if (view.Header(upstream.TokenHeaders[i]) is not null)
+            {
+                ok.HeadersToRemove.Add(upstream.TokenHeaders[i]);
+            }
+        }
+
+        for (var i = 0; i < upstream.TokenParameters.Count; i++)
+        {
+            ok.QueryParametersToRemove.Add(upstream.TokenParameters[i]);
+        }
+
+        if (decision.Token?.Claims is { } verified && decision.Provider is not null)
+        {
+            var jwt = ToValue(verified);
+            jwt.StructValue.Fields["provider"] = Value.ForString(decision.Provider);
+            var metadata = new Struct();
+            metadata.Fields["jwt"] = jwt;
+            if (decision.Route is not null)
+            {
+                metadata.Fields["route"] = Value.ForString(decision.Route);
+            }
+
+            response.DynamicMetadata = metadata;
+        }
+
+        return response;
+    }
+
+    internal static HeaderValueOption Overwrite(string name, string value) => new()
+    {
+        Header = new HeaderValue { Key = name, Value = value },
+        AppendAction = HeaderValueOption.Types.HeaderAppendAction.OverwriteIfExistsOrAdd,
+    };
+
+    private static Value ToValue(JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                var fields = new Struct();
+                foreach (var property in element.EnumerateObject())
+                {
+                    fields.Fields[property.Name] = ToValue(property.Value);
+                }
+
+                return Value.ForStruct(fields);
+            case JsonValueKind.Array:
+                var list = new ListValue();
+                foreach (var item in element.EnumerateArray())
+                {
+                    list.Values.Add(ToValue(item));
+                }
+
+                return new Value { ListValue = list };
+            case JsonValueKind.String:
+                return Value.ForString(element.GetString()!);
+            case JsonValueKind.Number:
+                // The validator admits only numbers within double range (I-JSON); the fallback keeps this total anyway.
+                return element.TryGetDouble(out var number) ? Value.ForNumber(number) : Value.ForString(element.GetRawText());
+            case JsonValueKind.True:
+                return Value.ForBool(true);
+            case JsonValueKind.False:
+                return Value.ForBool(false);
+            default:
+                return Value.ForNull();
+        }
+    }
+
+    /// <summary>One token's last allow response and what it was built for; immutable, replaced whole.</summary>
+    private sealed class CachedAllow(UpstreamHeaders? upstream, string? route, string? provider, ulong presentTokenHeaders, Task<CheckResponse> response)
+    {
+        // A completed task is immutable too: the same one answers every hit.
+        public Task<CheckResponse> Response { get; } = response;
+
+        // The core's UpstreamHeaders instance stands for (policy snapshot, provider, token): a reload builds new ones.
+        // Without a token the response names no route or provider (no metadata), so any route fits.
+        public bool Fits(in AuthDecision decision, ulong present) =>
+            ReferenceEquals(upstream, decision.Upstream) && present == presentTokenHeaders &&
+            (decision.Token is null || (string.Equals(route, decision.Route, StringComparison.Ordinal) && string.Equals(provider, decision.Provider, StringComparison.Ordinal)));
+    }
+}
