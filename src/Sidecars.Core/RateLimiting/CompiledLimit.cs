@@ -74,6 +74,18 @@ public sealed class CompiledLimit
     /// <summary>Appended to a bucket key so that each limit of a descriptor has its own bucket.</summary>
     public string KeySuffix { get; }
 
+    private object? _adapterState;
+
+    /// <summary>
+    /// What an adapter derived from this limit alone (its encoded <c>current_limit</c>), built on first use and
+    /// kept as long as the limit's snapshot is. Opaque to the core, which never reads it.
+    /// </summary>
+    public object? AdapterState
+    {
+        get => Volatile.Read(ref _adapterState);
+        set => Volatile.Write(ref _adapterState, value);
+    }
+
     private static string DefaultKeySuffix(LimitAlgorithm algorithm, RateLimitUnit unit) =>
         (algorithm == LimitAlgorithm.FixedWindow ? "fw:" : "tb:") + RateLimitUnits.Name(unit);
 }

@@ -19,7 +19,7 @@ public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHea
     // Not UNKNOWN, which says "bug"; behind failure_mode_deny: false every status lets the request through.
     private static readonly Status UnreadableStatus = new(StatusCode.InvalidArgument, "malformed request: not a RateLimitRequest protobuf message");
 
-    public override async Task<RateLimitResponse> ShouldRateLimit(RateLimitRequest request, ServerCallContext context)
+    public override Task<RateLimitResponse> ShouldRateLimit(RateLimitRequest request, ServerCallContext context)
     {
         if (ReferenceEquals(request, Wire.EnvoyWire.UnreadableRateLimitRequest))
         {
@@ -28,10 +28,38 @@ public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHea
 
         CheckBounds(request);
         var query = RateLimitQuery.Rent();
+        var pooled = true;
         try
         {
             Map(request, query);
-            await engine.DecideAsync(query, context.CancellationToken).ConfigureAwait(false);
+            var pending = engine.DecideAsync(query, context.CancellationToken);
+            if (pending.IsCompletedSuccessfully)
+            {
+                return Task.FromResult(BuildResponse(query));
+            }
+
+            // A shared store answers later: the query goes back to the pool when that answer is built.
+            pooled = false;
+            return Finish(pending, query);
+        }
+        catch (RateLimitRequestException e)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
+        }
+        finally
+        {
+            if (pooled)
+            {
+                RateLimitQuery.Return(query);
+            }
+        }
+    }
+
+    private async Task<RateLimitResponse> Finish(ValueTask<RateLimitCode> pending, RateLimitQuery query)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
             return BuildResponse(query);
         }
         catch (RateLimitRequestException e)
@@ -66,17 +94,22 @@ public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHea
     {
         query.Domain = request.Domain;
         query.HitsAddend = request.HitsAddend;
-        foreach (var descriptor in request.Descriptors)
+
+        // Indexed loops: RepeatedField's enumerator is an allocated iterator.
+        var descriptors = request.Descriptors;
+        for (var d = 0; d < descriptors.Count; d++)
         {
+            var descriptor = descriptors[d];
             var limit = descriptor.Limit;
             query.BeginDescriptor(
                 descriptor.HitsAddend is { } hits ? (long)Math.Min(hits, long.MaxValue) : -1,
                 limit is not null,
                 limit?.RequestsPerUnit ?? 0,
                 limit is null ? RateLimitUnit.Unknown : (RateLimitUnit)(int)limit.Unit);
-            foreach (var entry in descriptor.Entries)
+            var entries = descriptor.Entries;
+            for (var e = 0; e < entries.Count; e++)
             {
-                query.AddEntry(entry.Key, entry.Value);
+                query.AddEntry(entries[e].Key, entries[e].Value);
             }
         }
     }
@@ -85,6 +118,7 @@ public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHea
     {
         var response = new RateLimitResponse { OverallCode = (Code)query.OverallCode };
         var outcomes = query.Outcomes;
+        response.Statuses.Capacity = outcomes.Length;
         var tightest = -1;
         for (var i = 0; i < outcomes.Length; i++)
         {
@@ -98,12 +132,7 @@ public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHea
             response.Statuses.Add(new DescriptorStatus
             {
                 Code = outcome.ShadowedOverLimit ? Code.Ok : (Code)outcome.Code,
-                CurrentLimit = new RateLimitResponse.Types.RateLimit
-                {
-                    RequestsPerUnit = outcome.Limit.RequestsPerUnit,
-                    Unit = (RateLimitResponse.Types.RateLimit.Types.Unit)(int)outcome.Limit.Unit,
-                    Name = outcome.Limit.Name ?? string.Empty,
-                },
+                CurrentLimit = CurrentLimit(outcome.Limit),
                 LimitRemaining = outcome.Remaining,
                 DurationUntilReset = ToDuration(outcome.ResetAfterNanos),
             });
@@ -124,6 +153,27 @@ public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHea
         }
 
         return response;
+    }
+
+    /// <summary>
+    /// The limit as Envoy reads it, built once per compiled limit and shared by every response that reports it
+    /// (serialising a message only reads it: Google.Protobuf caches no size, grpc-dotnet mutates no response).
+    /// </summary>
+    private static RateLimitResponse.Types.RateLimit CurrentLimit(CompiledLimit limit)
+    {
+        if (limit.AdapterState is RateLimitResponse.Types.RateLimit built)
+        {
+            return built;
+        }
+
+        built = new RateLimitResponse.Types.RateLimit
+        {
+            RequestsPerUnit = limit.RequestsPerUnit,
+            Unit = (RateLimitResponse.Types.RateLimit.Types.Unit)(int)limit.Unit,
+            Name = limit.Name ?? string.Empty,
+        };
+        limit.AdapterState = built;
+        return built;
     }
 
     private void AddHeaders(RateLimitResponse response, in DescriptorOutcome outcome)
