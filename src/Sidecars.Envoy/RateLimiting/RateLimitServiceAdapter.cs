@@ -83,12 +83,29 @@ public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHea
 
         for (var i = 0; i < request.Descriptors.Count; i++)
         {
-            if (request.Descriptors[i].Entries.Count > options.MaxEntriesPerDescriptor)
+            var descriptor = request.Descriptors[i];
+            if (descriptor.Entries.Count > options.MaxEntriesPerDescriptor)
             {
-                throw new RpcException(new Status(StatusCode.InvalidArgument, $"descriptor {i} has {request.Descriptors[i].Entries.Count} entries; at most {options.MaxEntriesPerDescriptor} are accepted"));
+                throw new RpcException(new Status(StatusCode.InvalidArgument, $"descriptor {i} has {descriptor.Entries.Count} entries; at most {options.MaxEntriesPerDescriptor} are accepted"));
+            }
+
+            if (descriptor.Limit is { } limit && OverrideUnit(limit.Unit) == RateLimitUnit.Unknown)
+            {
+                throw new RpcException(new Status(StatusCode.InvalidArgument, $"descriptor {i} has a limit override with unit {(int)limit.Unit}, which is no unit: 1 second, 2 minute, 3 hour, 4 day, 5 month, 6 year, 7 week"));
             }
         }
     }
+
+    /// <summary>
+    /// The unit of a request's <c>limit</c> override. Envoy's <c>envoy.type.v3.RateLimitUnit</c> numbers SECOND (1)
+    /// to YEAR (6) as the response's unit does; envoyproxy/ratelimit reads the number as a response unit, where 7
+    /// is WEEK, so 7 is a week here too (Envoy itself cannot send it). Anything else is unknown and refused.
+    /// </summary>
+    internal static RateLimitUnit OverrideUnit(global::Envoy.Type.V3.RateLimitUnit unit) => (int)unit switch
+    {
+        >= (int)RateLimitUnit.Second and <= (int)RateLimitUnit.Week => (RateLimitUnit)(int)unit,
+        _ => RateLimitUnit.Unknown,
+    };
 
     internal static void Map(RateLimitRequest request, RateLimitQuery query)
     {
@@ -105,7 +122,7 @@ public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHea
                 descriptor.HitsAddend is { } hits ? (long)Math.Min(hits, long.MaxValue) : -1,
                 limit is not null,
                 limit?.RequestsPerUnit ?? 0,
-                limit is null ? RateLimitUnit.Unknown : (RateLimitUnit)(int)limit.Unit);
+                limit is null ? RateLimitUnit.Unknown : OverrideUnit(limit.Unit));
             var entries = descriptor.Entries;
             for (var e = 0; e < entries.Count; e++)
             {

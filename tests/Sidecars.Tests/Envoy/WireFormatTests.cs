@@ -19,7 +19,7 @@ public sealed class WireFormatTests
             "0A 01 64" +                       // 1 domain = "d"
             "12 10" +                          // 2 descriptors, 16 bytes
             "  0A 06 0A 01 6B 12 01 76" +      //   1 entries { 1 key = "k", 2 value = "v" }
-            "  12 04 08 05 10 07" +            //   2 limit { 1 requests_per_unit = 5, 2 unit = WEEK }
+            "  12 04 08 05 10 06" +            //   2 limit { 1 requests_per_unit = 5, 2 unit = YEAR }
             "  1A 00" +                        //   3 hits_addend = UInt64Value{} (set, value 0)
             "18 03");                          // 3 hits_addend = 3
 
@@ -31,7 +31,7 @@ public sealed class WireFormatTests
         var entry = Assert.Single(descriptor.Entries);
         Assert.Equal(("k", "v"), (entry.Key, entry.Value));
         Assert.Equal(5u, descriptor.Limit.RequestsPerUnit);
-        Assert.Equal(global::Envoy.Type.V3.RateLimitUnit.Week, descriptor.Limit.Unit);
+        Assert.Equal(global::Envoy.Type.V3.RateLimitUnit.Year, descriptor.Limit.Unit);
         Assert.Equal(0ul, descriptor.HitsAddend);
     }
 
@@ -84,8 +84,13 @@ public sealed class WireFormatTests
         Assert.Equal(
             ["Unknown", "Second", "Minute", "Hour", "Day", "Month", "Year", "Week"],
             Enum.GetValues<RateLimitResponse.Types.RateLimit.Types.Unit>().Select(u => u.ToString()));
+
+        // envoy.type.v3.RateLimitUnit stops at YEAR: WEEK exists only in the response's unit (data-plane-api).
         Assert.Equal(
-            Enum.GetValues<RateLimitResponse.Types.RateLimit.Types.Unit>().Select(u => u.ToString()),
+            [0, 1, 2, 3, 4, 5, 6],
+            Enum.GetValues<global::Envoy.Type.V3.RateLimitUnit>().Select(u => (int)u));
+        Assert.Equal(
+            ["Unknown", "Second", "Minute", "Hour", "Day", "Month", "Year"],
             Enum.GetValues<global::Envoy.Type.V3.RateLimitUnit>().Select(u => u.ToString()));
     }
 

@@ -124,6 +124,32 @@ public sealed class RateLimitServiceTests
     }
 
     [Fact]
+    public async Task A_limit_override_with_an_unknown_unit_is_invalid_argument_and_unit_7_is_a_week()
+    {
+        using var directory = new TempConfigDirectory();
+        directory.Write("edge.yaml", Config);
+        await using var server = await SidecarServer.StartAsync(directory.Path);
+        var client = server.RateLimitClient();
+
+        // envoy.type.v3.RateLimitUnit ends at YEAR (6); 0 and 8 are no unit. Said plainly, never an UNKNOWN status.
+        foreach (var unit in new[] { 0, 8, 1000 })
+        {
+            var request = Request("edge", [("remote_address", "10.9.9.8")]);
+            request.Descriptors[0].Limit = new RateLimitDescriptor.Types.RateLimitOverride { RequestsPerUnit = 10, Unit = (global::Envoy.Type.V3.RateLimitUnit)unit };
+            var refused = await Assert.ThrowsAsync<RpcException>(() => client.ShouldRateLimitAsync(request).ResponseAsync);
+            Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+            Assert.Equal($"descriptor 0 has a limit override with unit {unit}, which is no unit: 1 second, 2 minute, 3 hour, 4 day, 5 month, 6 year, 7 week", refused.Status.Detail);
+        }
+
+        // 7 is WEEK in the response's unit, and envoyproxy/ratelimit reads an override's number that way.
+        var week = Request("edge", [("remote_address", "10.9.9.7")]);
+        week.Descriptors[0].Limit = new RateLimitDescriptor.Types.RateLimitOverride { RequestsPerUnit = 10, Unit = (global::Envoy.Type.V3.RateLimitUnit)7 };
+        var response = await client.ShouldRateLimitAsync(week);
+        Assert.Equal(RateLimit.Types.Unit.Week, response.Statuses[0].CurrentLimit.Unit);
+        Assert.Equal(9u, response.Statuses[0].LimitRemaining);
+    }
+
+    [Fact]
     public async Task Bad_requests_get_invalid_argument_and_the_server_keeps_serving()
     {
         using var directory = new TempConfigDirectory();
