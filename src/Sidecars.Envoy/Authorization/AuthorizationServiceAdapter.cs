@@ -1,14 +1,10 @@
 using System.Buffers;
 using System.Text;
-using System.Text.Json;
-using Envoy.Config.Core.V3;
 using Envoy.Service.Auth.V3;
-using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Sidecars.Authentication;
 using Sidecars.Authorization;
-using Sidecars.Authorization.Config;
 using Sidecars.Config;
 using HttpStatus = Envoy.Type.V3.HttpStatus;
 using StatusCode = Envoy.Type.V3.StatusCode;
@@ -35,6 +31,11 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
     private readonly CheckFailureLog _failureLog = new(logger, time);
 
     private readonly AllowResponses _allowed = new();
+
+    // Shared, never mutated: serialising a message only reads it (see AllowResponses).
+    private static readonly HttpStatus Unauthorized = new() { Code = StatusCode.Unauthorized };
+    private static readonly HttpStatus BadRequest = new() { Code = StatusCode.BadRequest };
+    private static readonly HttpStatus Forbidden = new() { Code = StatusCode.Forbidden };
 
     public override Task<CheckResponse> Check(CheckRequest request, ServerCallContext context)
     {
@@ -101,7 +102,7 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
     {
         var denied = new DeniedHttpResponse
         {
-            Status = new HttpStatus { Code = decision.Status switch { 401 => StatusCode.Unauthorized, 400 => StatusCode.BadRequest, _ => StatusCode.Forbidden } },
+            Status = decision.Status switch { 401 => Unauthorized, 400 => BadRequest, _ => Forbidden },
             Body = decision.Status switch { 401 => "Unauthorized\n", 400 => "Bad Request\n", _ => "Forbidden\n" },
         };
         if (decision.Status == 401 || decision.Error is not null)
