@@ -303,13 +303,37 @@ public static class JwtValidator
             return false;
         }
 
+        // Loops, not LINQ: this runs on every cached decision of a route with audiences, and a closure allocates.
         if (aud.ValueKind == JsonValueKind.String)
         {
-            return accepted.Any(a => aud.ValueEquals(a));
+            return Accepts(aud, accepted);
         }
 
-        return aud.ValueKind == JsonValueKind.Array &&
-            aud.EnumerateArray().Any(item => item.ValueKind == JsonValueKind.String && accepted.Any(a => item.ValueEquals(a)));
+        if (aud.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var item in aud.EnumerateArray())
+            {
+                if (item.ValueKind == JsonValueKind.String && Accepts(item, accepted))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    private static bool Accepts(JsonElement audience, IReadOnlyList<string> accepted)
+    {
+        for (var i = 0; i < accepted.Count; i++)
+        {
+            if (audience.ValueEquals(accepted[i]))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>A NumericDate claim (seconds since the epoch; fractions allowed) or its absence.</summary>

@@ -24,6 +24,7 @@ public sealed class CheckAllocationTests
         providers:
           - name: corp
             issuer: https://idp.example.com/
+            audiences: [orders-api]
             local_jwks: { inline: '{{Jwks()}}' }
             forward: false
             from_headers: [{ name: authorization, value_prefix: 'Bearer ' }, { name: x-token }]
