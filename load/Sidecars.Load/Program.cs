@@ -6,6 +6,9 @@ return args.Length == 0 ? Usage() : args[0] switch
 {
     "prepare" => PrepareCommand.Run(args[1..]),
     "run" => await RunCommand.RunAsync(args[1..]).ConfigureAwait(false),
+    "compare" => await Sidecars.Load.Compare.CompareCommand.RunAsync(args[1..]).ConfigureAwait(false),
+    "report" => Sidecars.Load.Report.ReportCommand.Run(args[1..]),
+    "soak" => await Sidecars.Load.Compare.SoakCommand.RunAsync(args[1..]).ConfigureAwait(false),
     "-h" or "--help" or "help" => Usage(0),
     _ => Usage(),
 };
@@ -18,6 +21,9 @@ static int Usage(int code = 2)
           sidecars-load run --scenario S --endpoint http://127.0.0.1:P|unix:/x.sock --config DIR [--target LABEL]
                             [--mode open|closed] [--rate R] [--duration 10s] [--warmup 2s] [--connections 4]
                             [--concurrency 64] [--out FILE.json]
+          sidecars-load compare [--quick|--ci] [--jit] [--out artifacts/load] [--sidecars PATH] [--sidecars-jit PATH.dll] [--floor PATH]
+          sidecars-load report [--in artifacts/load]
+          sidecars-load soak [--minutes 10] [--rate R] [--scenario check-cached] [--sidecars PATH] [--out artifacts/load]
         scenarios: check-cached check-cold check-deny rls-memory-1 rls-memory-3 rls-redis-1 rls-redis-3 mixed
         """);
     return code;
