@@ -69,7 +69,8 @@
     var ticks = o.xTicks || [0, 0.25, 0.5, 0.75, 1].map(function (f) { var v = x0 + f * (x1 - x0); return [v, fmt(v, 0)]; });
     ticks.forEach(function (t) {
       svg('line', { x1: X(t[0]), x2: X(t[0]), y1: M.t, y2: M.t + ph, stroke: '#f1f3f5' }, g);
-      svg('text', { x: X(t[0]), y: H - M.b + 14, 'text-anchor': 'middle' }, g).textContent = t[1];
+      var anchor = X(t[0]) > W - M.r - 20 ? 'end' : 'middle';
+      svg('text', { x: X(t[0]), y: H - M.b + 14, 'text-anchor': anchor }, g).textContent = t[1];
     });
     svg('text', { x: M.l + pw / 2, y: H - 6, 'text-anchor': 'middle' }, g).textContent = o.xLabel;
     svg('text', { x: 12, y: M.t + ph / 2, 'text-anchor': 'middle', transform: 'rotate(-90 12 ' + (M.t + ph / 2) + ')' }, g).textContent = o.yLabel;
@@ -99,7 +100,7 @@
     for (var i = 0; i <= 4; i++) {
       var yv = y1 * i / 4;
       svg('line', { x1: M.l, x2: W - M.r, y1: Y(yv), y2: Y(yv), stroke: '#e9ecef' }, g);
-      svg('text', { x: M.l - 6, y: Y(yv) + 4, 'text-anchor': 'end' }, g).textContent = yv >= 10000 ? (yv / 1000).toFixed(0) + 'k' : fmt(yv, yv < 10 ? 1 : 0);
+      svg('text', { x: M.l - 6, y: Y(yv) + 4, 'text-anchor': 'end' }, g).textContent = yv >= 10000 ? (yv / 1000).toFixed(yv % 1000 ? 1 : 0) + 'k' : fmt(yv, yv < 10 ? 1 : 0);
     }
     var gw = pw / groups.length, bw = Math.min(40, gw * 0.8 / names.length);
     groups.forEach(function (gr, gi) {
