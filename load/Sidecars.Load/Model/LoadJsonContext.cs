@@ -29,8 +29,18 @@ public sealed record H2LoadExpectation(
     int SidecarsResponseFrameBytes,
     string Outcome);
 
-/// <summary>DIR/tokens.json: the pool of pre-signed tokens, one per user, and when they expire.</summary>
-public sealed record TokenPool(DateTimeOffset IssuedAt, DateTimeOffset ExpiresAt, string Issuer, string Audience, string KeyId, List<string> Tokens);
+/// <summary>DIR/tokens.json: the pre-signed tokens (one per user, the cold pool, the bad ones) and when they expire.</summary>
+public sealed record TokenPool(
+    DateTimeOffset IssuedAt,
+    DateTimeOffset ExpiresAt,
+    string Issuer,
+    string Audience,
+    string KeyId,
+    List<string> Tokens,
+    List<string> ColdTokens,
+    List<string> ExpiredTokens,
+    List<string> WrongAudienceTokens,
+    List<string> BadSignatureTokens);
 
 /// <summary>The "calls" and "runtime" objects of a server's /readyz (sidecar and floor alike).</summary>
 public sealed record ReadyzCounters(Dictionary<string, long>? Calls, ReadyzRuntime? Runtime);
