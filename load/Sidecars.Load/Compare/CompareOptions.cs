@@ -12,6 +12,7 @@ public sealed record CompareOptions
     public string? SidecarsJit { get; init; }
     public string? Floor { get; init; }
     public string Budgets { get; init; } = "load/budgets.yaml";
+    public string? Config { get; init; }
 
     public IReadOnlyList<string> Scenarios => Profile switch
     {
@@ -60,6 +61,7 @@ public sealed record CompareOptions
                 "--sidecars-jit" => options with { SidecarsJit = Value() },
                 "--floor" => options with { Floor = Value() },
                 "--budgets" => options with { Budgets = Value() },
+                "--config" => options with { Config = Value() },
                 _ => throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"compare: unknown option '{args[i]}'")),
             };
         }

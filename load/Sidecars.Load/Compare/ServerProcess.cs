@@ -204,7 +204,10 @@ public sealed class ServerProcess : IAsyncDisposable
 /// <summary>How to start one server: the executable, the arguments before <c>--grpc/--http</c>, extra environment.</summary>
 public sealed record ServerCommand(string FileName, IReadOnlyList<string> Arguments, IReadOnlyDictionary<string, string> Environment)
 {
-    public static ServerCommand Floor(string binary) => new(binary, [], new Dictionary<string, string>());
+    /// <summary>The floor: its AOT binary, or a JIT build when <paramref name="binary"/> is a .dll.</summary>
+    public static ServerCommand Floor(string binary) => binary.EndsWith(".dll", StringComparison.Ordinal)
+        ? new("dotnet", [binary], new Dictionary<string, string>())
+        : new(binary, [], new Dictionary<string, string>());
 
     /// <summary>The sidecar: an AOT binary, or a JIT build when <paramref name="binary"/> is a .dll (run by <c>dotnet</c>).</summary>
     public static ServerCommand Sidecars(string binary, string configDirectory, string? redis)

@@ -66,7 +66,7 @@
       svg('line', { x1: M.l, x2: W - M.r, y1: Y(yv), y2: Y(yv), stroke: '#e9ecef' }, g);
       svg('text', { x: M.l - 6, y: Y(yv) + 4, 'text-anchor': 'end' }, g).textContent = fmt(yv, yv < 10 ? 2 : 0);
     }
-    var ticks = o.xTicks || [0, 0.25, 0.5, 0.75, 1].map(function (f) { var v = x0 + f * (x1 - x0); return [v, fmt(v, 0)]; });
+    var ticks = o.xTicks || [0, 0.25, 0.5, 0.75, 1].map(function (f) { var v = x0 + f * (x1 - x0); return [v, fmt(v, x1 - x0 < 8 ? 1 : 0)]; });
     ticks.forEach(function (t) {
       svg('line', { x1: X(t[0]), x2: X(t[0]), y1: M.t, y2: M.t + ph, stroke: '#f1f3f5' }, g);
       var anchor = X(t[0]) > W - M.r - 20 ? 'end' : 'middle';
@@ -100,7 +100,7 @@
     for (var i = 0; i <= 4; i++) {
       var yv = y1 * i / 4;
       svg('line', { x1: M.l, x2: W - M.r, y1: Y(yv), y2: Y(yv), stroke: '#e9ecef' }, g);
-      svg('text', { x: M.l - 6, y: Y(yv) + 4, 'text-anchor': 'end' }, g).textContent = yv >= 10000 ? (yv / 1000).toFixed(yv % 1000 ? 1 : 0) + 'k' : fmt(yv, yv < 10 ? 1 : 0);
+      svg('text', { x: M.l - 6, y: Y(yv) + 4, 'text-anchor': 'end' }, g).textContent = yv >= 10000 ? (yv / 1000).toFixed(yv % 1000 ? 1 : 0) + 'k' : fmt(yv, yv < 1 ? 2 : yv < 10 ? 1 : 0);
     }
     var gw = pw / groups.length, bw = Math.min(40, gw * 0.8 / names.length);
     groups.forEach(function (gr, gi) {
@@ -133,8 +133,8 @@
     return t;
   }
 
-  // -log10(1 - p): 0 at p0, 1 at p90, 2 at p99 ... the usual HDR percentile axis.
-  function pctX(p) { return -Math.log10(Math.max(1e-6, 1 - Math.min(p, 99.9999) / 100)); }
+  // -log10(1 - p): 0 at p0, 1 at p90, 2 at p99 ... the usual HDR percentile axis; p99.999 and above (the max) sit on its right edge.
+  function pctX(p) { return -Math.log10(Math.max(1e-5, 1 - Math.min(p, 99.999) / 100)); }
   var PCT_TICKS = [[0, '0'], [1, '90'], [2, '99'], [3, '99.9'], [4, '99.99'], [5, '99.999']];
 
   function judged(scenario, target) {
