@@ -31,9 +31,15 @@ public static class LoadRunner
             await OpenConnectionsAsync(scenario, connections, notes, ct).ConfigureAwait(false);
             var floor = spec.Target.StartsWith("floor", StringComparison.OrdinalIgnoreCase);
             var calls = new CallRunner(scenario, connections, new RunRecorder(), floor);
-            return spec.Mode == LoopMode.Open
+            var result = spec.Mode == LoopMode.Open
                 ? await OpenLoop.RunAsync(spec, calls, notes, ct).ConfigureAwait(false)
                 : await ClosedLoop.RunAsync(spec, calls, notes, ct).ConfigureAwait(false);
+            if (spec.Scenario == "check-cold" && calls.Started > PreparedConfig.ColdTokens)
+            {
+                notes["cold_pool"] = $"{calls.Started} calls went round the {PreparedConfig.ColdTokens}-token pool: after the first pass a token may be in the server's cache";
+            }
+
+            return result;
         }
         finally
         {
@@ -81,12 +87,18 @@ public static class LoadRunner
 /// <summary>Starts one call and records its answer against the time it was due.</summary>
 internal sealed class CallRunner(Scenario scenario, Connection[] connections, RunRecorder recorder, bool floor)
 {
+    private long _started;
+
     public RunRecorder Recorder => recorder;
+
+    /// <summary>Calls started, warm-up included.</summary>
+    public long Started => Interlocked.Read(ref _started);
 
     /// <summary>Call <paramref name="index"/>, due at <paramref name="scheduled"/> (Stopwatch ticks); never throws.</summary>
     public async Task CallAsync(long index, long scheduled)
     {
         recorder.Started(scheduled);
+        Interlocked.Increment(ref _started);
         try
         {
             var outcome = await scenario.CallAsync(connections[index % connections.Length], index).ConfigureAwait(false);

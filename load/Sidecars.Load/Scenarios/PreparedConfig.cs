@@ -14,10 +14,11 @@ public sealed partial class PreparedConfig
     public const int Users = 10_000;
 
     /// <summary>
-    /// check-cold's pool: three times the sidecar's default token cache (<c>Sidecars:Auth:TokenCacheSize</c>, 10,000).
-    /// Used round robin, a cache of at most 10,000 entries, whether it evicts or stops adding when full, never
-    /// holds the token about to be sent once the cache is full; pre-signed, since signing on the fly would spend
-    /// about a millisecond of the generator's CPU per call.
+    /// check-cold's pool, pre-signed (signing on the fly would spend about a millisecond of the generator's CPU per
+    /// call): three times the sidecar's default token cache (<c>Sidecars:Auth:TokenCacheSize</c>, 10,000). The first
+    /// pass through it (30,000 calls) is cold whatever the cache does; after that, a cache that evicts the oldest
+    /// still misses every call, one that stops adding when full (today's TokenCache) hits the tokens it kept. A run
+    /// that wraps around says so in its notes.
     /// </summary>
     public const int ColdTokens = 30_000;
 
