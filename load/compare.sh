@@ -43,7 +43,7 @@ tool=(dotnet load/Sidecars.Load/bin/Release/net10.0/sidecars-load.dll)
 status=0
 "${tool[@]}" compare "${compare_args[@]}" --out artifacts/load \
   --sidecars artifacts/aot/sidecars --floor artifacts/floor/sidecars-floor \
-  --sidecars-jit src/Sidecars.Server/bin/Release/net10.0/sidecars.dll || status=$?
+  --sidecars-jit src/Sidecars.Server/bin/Release/net10.0/sidecars.dll --config artifacts/load/config || status=$?
 if [ "$soak" -eq 1 ]; then
   "${tool[@]}" soak --minutes 10 --out artifacts/load --sidecars artifacts/aot/sidecars
 fi

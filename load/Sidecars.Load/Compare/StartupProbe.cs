@@ -28,11 +28,11 @@ public static class StartupProbe
 
     private static async Task<double> FirstAllowedAsync(ServerProcess server, CheckRequest request)
     {
-        // A fresh channel per spawn: no connection carried over from the previous process.
-        using var channel = GrpcChannel.ForAddress(server.Endpoint, new GrpcChannelOptions
-        {
-            HttpHandler = new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(1) },
-        });
+        // A fresh channel per spawn: no connection carried over from the previous process. Given an HttpClient, the
+        // channel sends each call straight to it; given a SocketsHttpHandler it would manage connectivity itself and
+        // back off (about a second) after the refused connects of a server not yet listening — timing its backoff.
+        using var http = new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(1) });
+        using var channel = GrpcChannel.ForAddress(server.Endpoint, new GrpcChannelOptions { HttpClient = http });
         var client = new global::Envoy.Service.Auth.V3.Authorization.AuthorizationClient(channel);
         var attempts = 0;
         while (server.Age < Bound)
