@@ -45,6 +45,6 @@ status=0
   --sidecars artifacts/aot/sidecars --floor artifacts/floor/sidecars-floor \
   --sidecars-jit src/Sidecars.Server/bin/Release/net10.0/sidecars.dll --config artifacts/load/config || status=$?
 if [ "$soak" -eq 1 ]; then
-  "${tool[@]}" soak --minutes 10 --out artifacts/load --sidecars artifacts/aot/sidecars
+  "${tool[@]}" soak --minutes 10 --out artifacts/load --sidecars artifacts/aot/sidecars --config artifacts/load/config
 fi
 exit "$status"

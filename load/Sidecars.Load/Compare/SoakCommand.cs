@@ -9,7 +9,7 @@ using Sidecars.Load.Scenarios;
 namespace Sidecars.Load.Compare;
 
 /// <summary>
-/// <c>sidecars-load soak [--minutes 10] [--rate 2000] [--scenario check-cached] [--sidecars PATH] [--out DIR]</c> (by hand,
+/// <c>sidecars-load soak [--minutes 10] [--rate 2000] [--scenario check-cached] [--sidecars PATH] [--out DIR] [--config DIR]</c> (by hand,
 /// not CI): one scenario at a fixed rate against the sidecar, sampling RSS, GC counts and pause time every 10 s, and the
 /// RSS trend as a least-squares slope. Writes DIR/soak.json and adds the soak to DIR/report.html.
 /// </summary>
@@ -21,7 +21,7 @@ public static class SoakCommand
     {
         double minutes = 10, rate = 2000;
         string scenario = "check-cached", outDir = "artifacts/load";
-        string? sidecars = null;
+        string? sidecars = null, configDir = null;
         for (var i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"soak: {args[i]} needs a value");
@@ -34,6 +34,7 @@ public static class SoakCommand
                     case "--scenario": scenario = Value(); break;
                     case "--sidecars": sidecars = Value(); break;
                     case "--out": outDir = Value(); break;
+                    case "--config": configDir = Value(); break;
                     default: throw new ArgumentException($"soak: unknown option '{args[i]}'");
                 }
             }
@@ -45,7 +46,9 @@ public static class SoakCommand
         }
 
         sidecars ??= Environment.GetEnvironmentVariable("SIDECARS_AOT_BINARY") is { Length: > 0 } env ? env : "artifacts/aot/sidecars";
-        var config = PreparedConfig.Prepare(Path.Combine(outDir, "soak-config"));
+        var config = configDir is not null && File.Exists(Path.Combine(configDir, "tokens.json"))
+            ? PreparedConfig.Load(configDir)
+            : PreparedConfig.Prepare(configDir ?? Path.Combine(outDir, "soak-config"));
         await using var server = ServerProcess.Start("sidecars", ServerCommand.Sidecars(Path.GetFullPath(sidecars), config.Directory, redis: null), Path.Combine(outDir, "logs", "soak-sidecars.log"));
         await server.WaitReadyAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
         var clock = Stopwatch.StartNew();

@@ -100,7 +100,7 @@
     for (var i = 0; i <= 4; i++) {
       var yv = y1 * i / 4;
       svg('line', { x1: M.l, x2: W - M.r, y1: Y(yv), y2: Y(yv), stroke: '#e9ecef' }, g);
-      svg('text', { x: M.l - 6, y: Y(yv) + 4, 'text-anchor': 'end' }, g).textContent = yv >= 10000 ? (yv / 1000).toFixed(yv % 1000 ? 1 : 0) + 'k' : fmt(yv, yv < 1 ? 2 : yv < 10 ? 1 : 0);
+      svg('text', { x: M.l - 6, y: Y(yv) + 4, 'text-anchor': 'end' }, g).textContent = yv >= 10000 ? (yv / 1000).toFixed(yv % 1000 ? 1 : 0) + 'k' : fmt(yv, yv < 1 ? 2 : yv % 1 ? 1 : 0);
     }
     var gw = pw / groups.length, bw = Math.min(40, gw * 0.8 / names.length);
     groups.forEach(function (gr, gi) {
