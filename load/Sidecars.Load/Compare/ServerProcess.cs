@@ -73,23 +73,30 @@ public sealed class ServerProcess : IAsyncDisposable
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(logFile))!);
         var log = new StreamWriter(logFile, append: true) { AutoFlush = true };
         var gate = new Lock();
+        var closed = false;
         void Write(string? line)
         {
-            if (line is null)
-            {
-                return;
-            }
-
             lock (gate)
             {
+                // The end of both streams (a null line) closes the log; Exited can come before the last lines.
+                if (closed)
+                {
+                    return;
+                }
+
+                if (line is null)
+                {
+                    closed = true;
+                    log.Dispose();
+                    return;
+                }
+
                 log.WriteLine(line);
             }
         }
 
         process.OutputDataReceived += (_, e) => Write(e.Data);
-        process.ErrorDataReceived += (_, e) => Write(e.Data);
-        process.Exited += (_, _) => { lock (gate) { log.Dispose(); } };
-        process.EnableRaisingEvents = true;
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { Write(e.Data); } };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return new ServerProcess(label, process, grpcPort, httpPort, clock);

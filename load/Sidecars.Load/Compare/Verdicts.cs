@@ -85,7 +85,7 @@ public static class Verdicts
 
         if (aot is null || jit is null)
         {
-            verdicts.Add(new("startup AOT >= ratio x faster than JIT", "startup", "not-judged", null, budgets.StartupFasterThanJit, "the JIT build was not measured (pass --sidecars-jit, or run compare.sh which builds it)"));
+            verdicts.Add(new("startup AOT >= ratio x faster than JIT", "startup", "not-judged", null, budgets.StartupFasterThanJit, "the JIT build's start-up was not measured (the ci profile skips it; else pass --sidecars-jit, as compare.sh does)"));
         }
         else
         {

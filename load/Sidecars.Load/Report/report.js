@@ -139,7 +139,8 @@
 
   function judged(scenario, target) {
     return data.runs.filter(function (r) {
-      return r.scenario === scenario && r.target === target && r.mode === 'open' && (r.notes || {}).role === 'judged';
+      var role = (r.notes || {}).role;
+      return r.scenario === scenario && r.target === target && r.mode === 'open' && (role === 'judged' || role === 'jit');
     })[0];
   }
 
@@ -183,7 +184,7 @@
   data.scenarios.forEach(function (s) {
     html('h2', {}, root, s.scenario + ' — open loop at ' + fmt(s.offered_rate, 0) + ' calls/s');
     var r2 = html('div', { 'class': 'row' }, root);
-    var targets = ['floor', 'sidecars'];
+    var targets = ['floor', 'sidecars', 'sidecars-jit'];
     var runs = targets.map(function (t) { return { t: t, run: judged(s.scenario, t) }; }).filter(function (x) { return x.run; });
     lineChart(r2, 'HDR percentile curve, latency ms', 'percentile-curve', runs.map(function (x) {
       return { name: x.t, points: x.run.curve.map(function (p) { return [pctX(p.percentile), p.milliseconds]; }) };
