@@ -21,7 +21,7 @@ static int Usage(int code = 2)
           sidecars-load run --scenario S --endpoint http://127.0.0.1:P|unix:/x.sock --config DIR [--target LABEL]
                             [--mode open|closed] [--rate R] [--duration 10s] [--warmup 2s] [--connections 4]
                             [--concurrency 64] [--out FILE.json]
-          sidecars-load compare [--quick|--ci] [--jit] [--out artifacts/load] [--sidecars PATH] [--sidecars-jit PATH.dll] [--floor PATH]
+          sidecars-load compare [--quick|--ci] [--jit] [--scenarios a,b] [--config DIR] [--out artifacts/load] [--sidecars PATH] [--sidecars-jit PATH.dll] [--floor PATH]
           sidecars-load report [--in artifacts/load]
           sidecars-load soak [--minutes 10] [--rate R] [--scenario check-cached] [--sidecars PATH] [--out artifacts/load]
         scenarios: check-cached check-cold check-deny rls-memory-1 rls-memory-3 rls-redis-1 rls-redis-3 mixed

@@ -14,7 +14,10 @@ public sealed record CompareOptions
     public string Budgets { get; init; } = "load/budgets.yaml";
     public string? Config { get; init; }
 
-    public IReadOnlyList<string> Scenarios => Profile switch
+    /// <summary>--scenarios a,b: run only these (to reproduce one figure); else the profile's list.</summary>
+    public IReadOnlyList<string>? Only { get; init; }
+
+    public IReadOnlyList<string> Scenarios => Only ?? Profile switch
     {
         "ci" => ["check-cached"],
         "quick" => ["check-cached", "rls-memory-1", "rls-memory-3"],
@@ -62,6 +65,7 @@ public sealed record CompareOptions
                 "--floor" => options with { Floor = Value() },
                 "--budgets" => options with { Budgets = Value() },
                 "--config" => options with { Config = Value() },
+                "--scenarios" => options with { Only = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
                 _ => throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"compare: unknown option '{args[i]}'")),
             };
         }
