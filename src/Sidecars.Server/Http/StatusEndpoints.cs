@@ -6,6 +6,7 @@ using Sidecars.Config;
 using Sidecars.Envoy.Health;
 using Sidecars.RateLimiting;
 using Sidecars.Server.Config;
+using Sidecars.Server.Wire;
 
 namespace Sidecars.Server.Http;
 
@@ -15,7 +16,7 @@ internal static class StatusEndpoints
     public static void MapStatusEndpoints(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/healthz", () => Results.Text("ok\n"));
-        endpoints.MapGet("/readyz", (ConfigState state, ServingState serving, IStoreStatusSource store, JwksManager jwks, Microsoft.Extensions.Options.IOptions<Sidecars.Server.Hosting.SidecarsOptions> options) =>
+        endpoints.MapGet("/readyz", (ConfigState state, ServingState serving, IStoreStatusSource store, JwksManager jwks, CallCounters calls, Microsoft.Extensions.Options.IOptions<Sidecars.Server.Hosting.SidecarsOptions> options) =>
         {
             var ready = serving.IsServing && (!options.Value.RequireKeysForReadiness || jwks.AllHaveKeys());
             var snapshot = state.Current;
@@ -28,7 +29,9 @@ internal static class StatusEndpoints
                 state.FailedReloads,
                 [.. state.LastErrors.Select(e => e.ToString())],
                 store.Status(),
-                [.. jwks.Status().Select(s => new JwksStatus(s.Provider, s.HasKeys, s.LastError, s.Fetches, s.Uri, s.Keys, s.Failures, s.LastSuccess, s.LastAttempt, s.KeyErrors))]);
+                [.. jwks.Status().Select(s => new JwksStatus(s.Provider, s.HasKeys, s.LastError, s.Fetches, s.Uri, s.Keys, s.Failures, s.LastSuccess, s.LastAttempt, s.KeyErrors))],
+                calls.Read(),
+                RuntimeStatus.Now());
             return Results.Json(body, StatusJsonContext.Default.ReadyStatus, statusCode: ready ? 200 : 503);
         });
     }
@@ -43,7 +46,26 @@ internal sealed record ReadyStatus(
     long FailedReloads,
     IReadOnlyList<string> LastErrors,
     StoreStatus Store,
-    IReadOnlyList<JwksStatus> Jwks);
+    IReadOnlyList<JwksStatus> Jwks,
+    CallCounts Calls,
+    RuntimeStatus Runtime);
+
+/// <summary>
+/// The process's GC and thread pool at this moment: the load tool reads it before and after a run (GC counts and
+/// pause time per run, which GC mode the build runs with). The floor serves the same object.
+/// </summary>
+internal sealed record RuntimeStatus(int Gen0, int Gen1, int Gen2, double GcPauseMs, long HeapBytes, long WorkingSetBytes, bool ServerGc, int Threads)
+{
+    public static RuntimeStatus Now() => new(
+        GC.CollectionCount(0),
+        GC.CollectionCount(1),
+        GC.CollectionCount(2),
+        GC.GetTotalPauseDuration().TotalMilliseconds,
+        GC.GetGCMemoryInfo().HeapSizeBytes,
+        Environment.WorkingSet,
+        System.Runtime.GCSettings.IsServerGC,
+        ThreadPool.ThreadCount);
+}
 
 /// <summary>A remote provider's keys: <c>last_error</c> says why the last fetch failed, <c>key_errors</c> which keys the last document left out and why.</summary>
 internal sealed record JwksStatus(

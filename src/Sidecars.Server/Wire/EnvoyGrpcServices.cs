@@ -17,15 +17,54 @@ namespace Sidecars.Server.Wire;
 /// the generated ones. This type has no generated base, so Grpc.AspNetCore's own binder finds nothing to bind
 /// twice; <see cref="EnvoyGrpcServicesMethodProvider"/> adds the methods.
 /// </summary>
-internal sealed class EnvoyGrpcServices(AuthorizationServiceAdapter authorization, RateLimitServiceAdapter rateLimit)
+internal sealed class EnvoyGrpcServices(AuthorizationServiceAdapter authorization, RateLimitServiceAdapter rateLimit, CallCounters counters)
 {
-    public Task<CheckResponse> Check(CheckRequest request, ServerCallContext context) =>
-        ReferenceEquals(request, EnvoyWire.UnreadableCheckRequest)
+    public Task<CheckResponse> Check(CheckRequest request, ServerCallContext context)
+    {
+        var answer = ReferenceEquals(request, EnvoyWire.UnreadableCheckRequest)
             ? Task.FromResult(authorization.DenyUnreadable())
             : authorization.Check(request, context);
 
-    public Task<RateLimitResponse> ShouldRateLimit(RateLimitRequest request, ServerCallContext context) =>
-        rateLimit.ShouldRateLimit(request, context);
+        // Usually complete already: count without an async state machine on that path.
+        if (answer.IsCompletedSuccessfully)
+        {
+            CountCheck(answer.Result);
+            return answer;
+        }
+
+        return CountCheckAsync(answer);
+    }
+
+    public Task<RateLimitResponse> ShouldRateLimit(RateLimitRequest request, ServerCallContext context)
+    {
+        var answer = rateLimit.ShouldRateLimit(request, context);
+        if (answer.IsCompletedSuccessfully)
+        {
+            CountRateLimit(answer.Result);
+            return answer;
+        }
+
+        return CountRateLimitAsync(answer);
+    }
+
+    private void CountCheck(CheckResponse response) => counters.Check(response.Status is null || response.Status.Code == 0);
+
+    private void CountRateLimit(RateLimitResponse response) =>
+        counters.ShouldRateLimit(response.OverallCode == RateLimitResponse.Types.Code.Ok, response.OverallCode == RateLimitResponse.Types.Code.OverLimit);
+
+    private async Task<CheckResponse> CountCheckAsync(Task<CheckResponse> answer)
+    {
+        var response = await answer.ConfigureAwait(false);
+        CountCheck(response);
+        return response;
+    }
+
+    private async Task<RateLimitResponse> CountRateLimitAsync(Task<RateLimitResponse> answer)
+    {
+        var response = await answer.ConfigureAwait(false);
+        CountRateLimit(response);
+        return response;
+    }
 }
 
 internal sealed class EnvoyGrpcServicesMethodProvider : IServiceMethodProvider<EnvoyGrpcServices>
@@ -51,6 +90,7 @@ internal static class EnvoyWireExtensions
             // turns corrupt data into UNKNOWN.
             o.CompressionProviders = [new BoundedGzipCompressionProvider(maxMessageBytes)];
         });
+        services.AddSingleton<CallCounters>();
         services.AddSingleton<EnvoyGrpcServices>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceMethodProvider<EnvoyGrpcServices>, EnvoyGrpcServicesMethodProvider>());
         return services;

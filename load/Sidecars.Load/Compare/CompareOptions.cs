@@ -1,0 +1,75 @@
+using System.Globalization;
+
+namespace Sidecars.Load.Compare;
+
+/// <summary>What a compare run does: which scenarios, how long each part runs. Three profiles: ci, quick, full.</summary>
+public sealed record CompareOptions
+{
+    public string Profile { get; init; } = "full";
+    public bool Jit { get; init; }
+    public string Out { get; init; } = "artifacts/load";
+    public string? Sidecars { get; init; }
+    public string? SidecarsJit { get; init; }
+    public string? Floor { get; init; }
+    public string Budgets { get; init; } = "load/budgets.yaml";
+    public string? Config { get; init; }
+
+    /// <summary>--scenarios a,b: run only these (to reproduce one figure); else the profile's list.</summary>
+    public IReadOnlyList<string>? Only { get; init; }
+
+    public IReadOnlyList<string> Scenarios => Only ?? Profile switch
+    {
+        "ci" => ["check-cached"],
+        "quick" => ["check-cached", "rls-memory-1", "rls-memory-3"],
+        _ => ["check-cached", "check-cold", "check-deny", "rls-memory-1", "rls-memory-3", "rls-redis-1", "rls-redis-3", "mixed"],
+    };
+
+    public H2LoadSettings H2Load => Profile switch
+    {
+        "ci" => new(1, 4, TimeSpan.FromSeconds(1), TimeSpan.Zero),
+        "quick" => new(4, 32, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(1)),
+        _ => new(4, 32, TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(2)),
+    };
+
+    /// <summary>h2load runs per target and scenario, alternating floor and sidecars; the report keeps their mean.</summary>
+    public int H2LoadRounds => Profile == "full" ? 2 : 1;
+
+    public TimeSpan OpenDuration => Profile switch { "ci" => TimeSpan.FromSeconds(2), "quick" => TimeSpan.FromSeconds(5), _ => TimeSpan.FromSeconds(15) };
+
+    public TimeSpan OpenWarmup => Profile switch { "ci" => TimeSpan.FromSeconds(0.5), "quick" => TimeSpan.FromSeconds(1), _ => TimeSpan.FromSeconds(2) };
+
+    /// <summary>CI measures nothing it could judge: a low fixed rate, no cap search.</summary>
+    public double? FixedRate => Profile == "ci" ? 200 : null;
+
+    public TimeSpan CapStep => Profile == "quick" ? TimeSpan.FromSeconds(2) : TimeSpan.FromSeconds(3);
+
+    /// <summary>Full mode runs the memory budget's own check-cached load; quick and ci judge RSS after their short load.</summary>
+    public bool MemoryLoad => Profile == "full";
+
+    public int StartupSamples(int budgetSamples) => Profile == "ci" ? 1 : budgetSamples;
+
+    public static CompareOptions Parse(string[] args)
+    {
+        var options = new CompareOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"compare: {args[i]} needs a value");
+            options = args[i] switch
+            {
+                "--quick" => options with { Profile = "quick" },
+                "--ci" => options with { Profile = "ci" },
+                "--jit" => options with { Jit = true },
+                "--out" => options with { Out = Value() },
+                "--sidecars" => options with { Sidecars = Value() },
+                "--sidecars-jit" => options with { SidecarsJit = Value() },
+                "--floor" => options with { Floor = Value() },
+                "--budgets" => options with { Budgets = Value() },
+                "--config" => options with { Config = Value() },
+                "--scenarios" => options with { Only = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
+                _ => throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"compare: unknown option '{args[i]}'")),
+            };
+        }
+
+        return options;
+    }
+}
