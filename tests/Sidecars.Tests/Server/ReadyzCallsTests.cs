@@ -46,7 +46,7 @@ public sealed class ReadyzCallsTests
         directory.Write("edge.yaml", Limits);
         directory.Write("auth.yaml", Auth);
         await using var server = await SidecarServer.StartAsync(directory.Path);
-        var auth = new Authorization.AuthorizationClient(server.Channel());
+        var auth = new global::Envoy.Service.Auth.V3.Authorization.AuthorizationClient(server.Channel());
         var limits = server.RateLimitClient();
         var before = await Readyz(server);
 
