@@ -6,9 +6,16 @@ return args.Length == 0 ? Usage() : args[0] switch
 {
     "prepare" => PrepareCommand.Run(args[1..]),
     "run" => await RunCommand.RunAsync(args[1..]).ConfigureAwait(false),
+    "probe" when args is [_, "--scenario", var s, "--endpoint", var e, "--config", var c] => await ProbeAsync(s, e, c).ConfigureAwait(false),
     "-h" or "--help" or "help" => Usage(0),
     _ => Usage(),
 };
+
+static async Task<int> ProbeAsync(string scenario, string endpoint, string config)
+{
+    Console.Out.WriteLine(await H2LoadProbe.ResponseFrameBytesAsync(endpoint, PreparedConfig.Load(config), scenario, CancellationToken.None).ConfigureAwait(false));
+    return 0;
+}
 
 static int Usage(int code = 2)
 {
@@ -18,6 +25,7 @@ static int Usage(int code = 2)
           sidecars-load run --scenario S --endpoint http://127.0.0.1:P|unix:/x.sock --config DIR [--target LABEL]
                             [--mode open|closed] [--rate R] [--duration 10s] [--warmup 2s] [--connections 4]
                             [--concurrency 64] [--out FILE.json]
+          sidecars-load probe --scenario S --endpoint E --config DIR   (the answer's frame size for the h2load body)
         scenarios: check-cached check-cold check-deny rls-memory-1 rls-memory-3 rls-redis-1 rls-redis-3 mixed
         """);
     return code;
