@@ -157,6 +157,19 @@ public sealed class CompareRunner(CompareOptions options, Budgets budgets, strin
 
         var expect = JsonSerializer.Deserialize(await File.ReadAllTextAsync(config.H2LoadExpect(scenario), ct).ConfigureAwait(false), LoadJsonContext.Default.H2LoadExpectation)
             ?? throw new InvalidDataException(config.H2LoadExpect(scenario));
+        if (expect.SidecarsResponseFrameBytes == 0)
+        {
+            // The sidecar's answer depends on the token's claims, so prepare leaves its size open: one call measures it.
+            try
+            {
+                expect = expect with { SidecarsResponseFrameBytes = await H2LoadProbe.ResponseFrameBytesAsync(target.Endpoint, config, scenario, ct).ConfigureAwait(false) };
+            }
+            catch (Grpc.Core.RpcException e)
+            {
+                _notes.Add($"{scenario}: the sidecar answered the h2load body with {e.StatusCode}; its response size is not compared");
+            }
+        }
+
         List<double> floorRps = [], sidecarsRps = [];
         H2LoadCheck? floorCheck = null, sidecarsCheck = null;
         for (var round = 0; round < options.H2LoadRounds; round++)

@@ -24,6 +24,8 @@ public sealed class Connection : IDisposable
 
     public RateLimitService.RateLimitServiceClient RateLimit { get; }
 
+    internal Grpc.Core.CallInvoker Invoker => _channel.CreateCallInvoker();
+
     /// <summary><paramref name="endpoint"/>: http://HOST:PORT or unix:/path.sock.</summary>
     public static Connection Open(string endpoint)
     {

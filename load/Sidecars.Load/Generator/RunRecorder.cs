@@ -162,9 +162,26 @@ internal sealed class RunRecorder
             Ms(h.GetMaxValue()),
             Math.Round(h.GetMean() / 1000.0, 4));
 
-    private static List<PercentilePoint> Curve(HistogramBase h) => h.TotalCount == 0
-        ? []
-        : [.. h.Percentiles(5).Select(v => new PercentilePoint(Math.Round(v.Percentile, 5), Ms(v.ValueIteratedTo)))];
+    /// <summary>5 points per halving of the distance to 100 %; HdrHistogram's iterator ends on 100 % twice, kept once.</summary>
+    private static List<PercentilePoint> Curve(HistogramBase h)
+    {
+        var points = new List<PercentilePoint>();
+        if (h.TotalCount == 0)
+        {
+            return points;
+        }
+
+        foreach (var v in h.Percentiles(5))
+        {
+            var point = new PercentilePoint(Math.Round(v.Percentile, 5), Ms(v.ValueIteratedTo));
+            if (points.Count == 0 || points[^1] != point)
+            {
+                points.Add(point);
+            }
+        }
+
+        return points;
+    }
 
     internal static double Ms(long micros) => micros / 1000.0;
 
