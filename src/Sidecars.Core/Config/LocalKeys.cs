@@ -81,6 +81,13 @@ internal static class LocalKeys
 
     private static byte[]? ReadKeyFile(string configFile, string keyFile, out string? error)
     {
+        // A directory given relative to the working directory (`--config ./config`) names its files relatively;
+        // the embedded example's names are relative too, but no such file is on disk.
+        if (!Path.IsPathFullyQualified(configFile) && File.Exists(configFile))
+        {
+            configFile = Path.GetFullPath(configFile);
+        }
+
         var directory = Path.GetDirectoryName(configFile);
         if (string.IsNullOrEmpty(directory) || !Path.IsPathFullyQualified(configFile))
         {
