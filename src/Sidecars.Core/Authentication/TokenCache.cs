@@ -17,7 +17,10 @@ public sealed class TokenCache(int capacity, TimeProvider time)
     private long _hits;
     private long _lastPrune;
 
-    public int Count => _entries.Count;
+    // ConcurrentDictionary.Count takes every lock of the table; a miss (a new token on every call) read it each time.
+    private int _count;
+
+    public int Count => Volatile.Read(ref _count);
 
     public long Hits => Interlocked.Read(ref _hits);
 
@@ -38,7 +41,7 @@ public sealed class TokenCache(int capacity, TimeProvider time)
 
         if (time.GetUtcNow() > entry.ValidUntil || !Holds(currentKeys, entry.Token.Key))
         {
-            _entries.TryRemove(new KeyValuePair<string, Entry>(entry.Text, entry));
+            Remove(entry.Text, entry);
             return false;
         }
 
@@ -55,16 +58,24 @@ public sealed class TokenCache(int capacity, TimeProvider time)
             return;
         }
 
-        if (_entries.Count >= capacity)
+        if (Count >= capacity)
         {
             Prune();
-            if (_entries.Count >= capacity)
+            if (Count >= capacity)
             {
                 return;
             }
         }
 
-        _entries[token] = new Entry(token, provider.CacheFingerprint, validated, validUntil);
+        var entry = new Entry(token, provider.CacheFingerprint, validated, validUntil);
+        if (_entries.TryAdd(token, entry))
+        {
+            Interlocked.Increment(ref _count);
+        }
+        else
+        {
+            _entries[token] = entry;
+        }
     }
 
     private void Prune()
@@ -81,8 +92,16 @@ public sealed class TokenCache(int capacity, TimeProvider time)
         {
             if (now > entry.ValidUntil)
             {
-                _entries.TryRemove(new KeyValuePair<string, Entry>(key, entry));
+                Remove(key, entry);
             }
+        }
+    }
+
+    private void Remove(string key, Entry entry)
+    {
+        if (_entries.TryRemove(new KeyValuePair<string, Entry>(key, entry)))
+        {
+            Interlocked.Decrement(ref _count);
         }
     }
 

@@ -150,4 +150,20 @@ public sealed class MixedConfigTests
             diagnostics));
         Assert.StartsWith("/nonexistent-dir/auth.yaml:2:5: provider 'corp': local_jwks file 'missing.json' does not exist", Assert.Single(diagnostics.Errors).ToString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Local_jwks_file_of_a_directory_given_relative_to_the_working_directory_is_read()
+    {
+        // `sidecars serve --config ./config` names its files relatively; the key file is beside them.
+        using var directory = new Sidecars.Tests.Infrastructure.TempConfigDirectory();
+        var p = Sidecars.Tests.Authentication.TestTokens.Rsa.ExportParameters(false);
+        directory.Write("keys.json", $$"""{"keys":[{"kty":"RSA","kid":"rsa-1","n":"{{System.Buffers.Text.Base64Url.EncodeToString(p.Modulus)}}","e":"{{System.Buffers.Text.Base64Url.EncodeToString(p.Exponent)}}"}]}""");
+        directory.Write("auth.yaml", "providers:\n  - name: corp\n    local_jwks: { file: keys.json }\n");
+        var relative = Path.GetRelativePath(Environment.CurrentDirectory, directory.Path);
+        Assert.False(Path.IsPathRooted(relative));
+
+        var snapshot = ConfigLoader.LoadDirectory(relative);
+
+        Assert.Contains("corp", snapshot.Auth.Providers.Keys);
+    }
 }
