@@ -7,17 +7,16 @@ using Sidecars.Authorization;
 namespace Sidecars.Envoy.Authorization;
 
 /// <summary>
-/// The CheckResponse of an allow, built once and shared. What it holds depends only on the validated token
-/// (its claims, as metadata), the core's <see cref="UpstreamHeaders"/> for it, the route and which of the
-/// provider's token headers the request carried; so it is kept in the token's
+/// The answer to an allow, encoded once and shared. What it holds depends only on the validated token (its
+/// claims, as metadata), the core's <see cref="UpstreamHeaders"/> for it, the route and which of the provider's
+/// token headers the request carried; so it is kept in the token's
 /// <see cref="Sidecars.Authentication.ValidatedToken.AdapterState"/> and a cache hit answers with the very same
-/// completed task: no message, no Struct, no string per call.
+/// completed task: no message, no Struct, no string, no serialization per call.
 /// </summary>
 /// <remarks>
-/// Sharing is safe because nothing writes to a response once it is built: Google.Protobuf's generated
-/// <c>CalculateSize</c> and <c>WriteTo</c> only read (no cached size, unlike Java's memoized size), and
-/// Grpc.AspNetCore's unary handler passes the handler's response straight to the marshaller. Nothing in this
-/// process may mutate a response it got from <see cref="AuthorizationServiceAdapter.Check"/>.
+/// Kept as the response's protobuf bytes (<see cref="CheckAnswer.Encode"/>), not as the message: the message
+/// graph of a claims <c>Struct</c> is dozens of small objects per cached token that every GC marks, and walking
+/// it to serialize was the biggest cost of a cached allow (issue 8). The message is built on a miss and dropped.
 /// </remarks>
 internal sealed class AllowResponses
 {
@@ -29,8 +28,8 @@ internal sealed class AllowResponses
     // An allow without a token depends only on the policy's UpstreamHeaders: one response per snapshot.
     private CachedAllow? _withoutToken;
 
-    /// <summary>The allow response for <paramref name="decision"/>: the one kept for it, or a new one, then kept.</summary>
-    public Task<CheckResponse> For(in AuthDecision decision, CheckRequestView view)
+    /// <summary>The allow answer for <paramref name="decision"/>: the one kept for it, or a new one, then kept.</summary>
+    public Task<CheckAnswer> For(in AuthDecision decision, CheckRequestView view)
     {
         var present = PresentTokenHeaders(decision.Upstream, view);
         var token = decision.Token;
@@ -40,7 +39,7 @@ internal sealed class AllowResponses
             return slot.Response;
         }
 
-        var response = Task.FromResult(Create(decision, view));
+        var response = Task.FromResult(CheckAnswer.Encode(Create(decision, view)));
         if (present != NotCacheable)
         {
             var kept = token is not null
@@ -178,11 +177,11 @@ internal sealed class AllowResponses
         }
     }
 
-    /// <summary>One token's last allow response and what it was built for; immutable, replaced whole.</summary>
-    private sealed class CachedAllow(UpstreamHeaders? upstream, string? route, string? provider, ulong presentTokenHeaders, Task<CheckResponse> response)
+    /// <summary>One token's last allow answer (encoded) and what it was built for; immutable, replaced whole.</summary>
+    private sealed class CachedAllow(UpstreamHeaders? upstream, string? route, string? provider, ulong presentTokenHeaders, Task<CheckAnswer> response)
     {
         // A completed task is immutable too: the same one answers every hit.
-        public Task<CheckResponse> Response { get; } = response;
+        public Task<CheckAnswer> Response { get; } = response;
 
         // The core's UpstreamHeaders instance stands for (policy snapshot, provider, token): a reload builds new ones.
         // Without a token the response names no route or provider (no metadata), so any route fits.

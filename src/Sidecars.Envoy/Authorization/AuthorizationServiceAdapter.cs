@@ -32,12 +32,17 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
 
     private readonly AllowResponses _allowed = new();
 
-    // Shared, never mutated: serialising a message only reads it (see AllowResponses).
+    // Shared by every deny, never mutated: Google.Protobuf's CalculateSize and WriteTo only read (no cached size).
     private static readonly HttpStatus Unauthorized = new() { Code = StatusCode.Unauthorized };
     private static readonly HttpStatus BadRequest = new() { Code = StatusCode.BadRequest };
     private static readonly HttpStatus Forbidden = new() { Code = StatusCode.Forbidden };
 
-    public override Task<CheckResponse> Check(CheckRequest request, ServerCallContext context)
+    /// <summary>
+    /// The server's entry point: the answer as it goes to the wire. An allow is the encoded answer kept with
+    /// its token (the same completed task on every hit, nothing allocated); a deny is a message built per call.
+    /// Always complete on return (no I/O on the way).
+    /// </summary>
+    public Task<CheckAnswer> Answer(CheckRequest request)
     {
         try
         {
@@ -48,17 +53,31 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
 #pragma warning restore CA1031
         {
             _failureLog.Report(exception);
-            return Task.FromResult(Denied(AuthDecision.Forbidden(null, null, InternalErrorReason, error: null), host: string.Empty));
+            return Answered(Denied(AuthDecision.Forbidden(null, null, InternalErrorReason, error: null), host: string.Empty));
         }
     }
 
-    /// <summary>An allow answers with a response shared by every request it fits (see <see cref="AllowResponses"/>); a deny is built per call.</summary>
-    private Task<CheckResponse> Decide(CheckRequest request)
+    /// <summary>
+    /// The generated service's signature, for in-process callers (tests): <see cref="Answer"/> as a message, an
+    /// encoded allow parsed back into a new one. The server binds <see cref="Answer"/> instead (see <see cref="Wire.EnvoyWire"/>).
+    /// </summary>
+    public override Task<CheckResponse> Check(CheckRequest request, ServerCallContext context)
+    {
+        var answer = Answer(request);
+        return answer.IsCompletedSuccessfully ? Task.FromResult(answer.Result.ToMessage()) : AsMessageAsync(answer);
+    }
+
+    private static async Task<CheckResponse> AsMessageAsync(Task<CheckAnswer> answer) => (await answer.ConfigureAwait(false)).ToMessage();
+
+    private static Task<CheckAnswer> Answered(CheckResponse deny) => Task.FromResult(new CheckAnswer(deny));
+
+    /// <summary>An allow answers with the encoding shared by every request it fits (see <see cref="AllowResponses"/>); a deny is built per call.</summary>
+    private Task<CheckAnswer> Decide(CheckRequest request)
     {
         var http = request.Attributes?.Request?.Http;
         if (http is null)
         {
-            return Task.FromResult(Denied(AuthDecision.Forbidden(null, null, "the check request has no HTTP attributes", error: null), host: string.Empty));
+            return Answered(Denied(AuthDecision.Forbidden(null, null, "the check request has no HTTP attributes", error: null), host: string.Empty));
         }
 
         var policy = config.Current.Auth;
@@ -83,7 +102,7 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
             }
 
             AuthorizationLog.Denied(logger, decision.Status, decision.Route ?? "(none)", decision.Provider ?? "(none)", decision.Description);
-            return Task.FromResult(Denied(decision, http.Host));
+            return Answered(Denied(decision, http.Host));
         }
         finally
         {

@@ -4,6 +4,7 @@ using Envoy.Service.Ratelimit.V3;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Grpc.Core;
+using Sidecars.Envoy.Authorization;
 using AuthorizationService = Envoy.Service.Auth.V3.Authorization;
 
 namespace Sidecars.Envoy.Wire;
@@ -11,6 +12,7 @@ namespace Sidecars.Envoy.Wire;
 /// <summary>
 /// The two gRPC methods Envoy calls, with <see cref="LenientMarshaller"/> request marshallers, and the markers
 /// that stand for a request that could not be read. The server binds these instead of the generated ones.
+/// Check answers with a <see cref="CheckAnswer"/>, whose encoded bytes (a kept allow) go to the wire unchanged.
 /// </summary>
 public static class EnvoyWire
 {
@@ -20,11 +22,17 @@ public static class EnvoyWire
     /// <summary>Stands for a RateLimitRequest that is not a protobuf message; compared by reference, never mutated.</summary>
     public static readonly RateLimitRequest UnreadableRateLimitRequest = new();
 
-    public static readonly Method<CheckRequest, CheckResponse> Check = Unary(
-        AuthorizationService.Descriptor, "Check", LenientMarshaller.Create(CheckRequest.Parser, CheckRequest.Descriptor, UnreadableCheckRequest), CheckResponse.Parser);
+    /// <summary>
+    /// Check on the wire as Envoy's generated service has it; a client reading through this method gets a
+    /// <see cref="CheckAnswer"/> holding the parsed message.
+    /// </summary>
+    public static readonly Method<CheckRequest, CheckAnswer> Check = Unary(
+        AuthorizationService.Descriptor, "Check", LenientMarshaller.Create(CheckRequest.Parser, CheckRequest.Descriptor, UnreadableCheckRequest),
+        Marshallers.Create<CheckAnswer>(WriteCheckAnswer, context => new CheckAnswer(CheckResponse.Parser.ParseFrom(context.PayloadAsReadOnlySequence()))));
 
     public static readonly Method<RateLimitRequest, RateLimitResponse> ShouldRateLimit = Unary(
-        RateLimitService.Descriptor, "ShouldRateLimit", LenientMarshaller.Create(RateLimitRequest.Parser, RateLimitRequest.Descriptor, UnreadableRateLimitRequest), RateLimitResponse.Parser);
+        RateLimitService.Descriptor, "ShouldRateLimit", LenientMarshaller.Create(RateLimitRequest.Parser, RateLimitRequest.Descriptor, UnreadableRateLimitRequest),
+        Marshallers.Create<RateLimitResponse>(LenientMarshaller.Serialize, context => RateLimitResponse.Parser.ParseFrom(context.PayloadAsReadOnlySequence())));
 
     /// <summary>Reads a CheckRequest as the server does (tests and fuzz harnesses call this directly).</summary>
     public static CheckRequest ReadCheckRequest(ReadOnlyMemory<byte> bytes) =>
@@ -34,13 +42,31 @@ public static class EnvoyWire
     public static RateLimitRequest ReadRateLimitRequest(ReadOnlyMemory<byte> bytes) =>
         LenientMarshaller.Read(new ReadOnlySequence<byte>(bytes), RateLimitRequest.Parser, RateLimitRequest.Descriptor, UnreadableRateLimitRequest);
 
-    private static Method<TRequest, TResponse> Unary<TRequest, TResponse>(ServiceDescriptor service, string name, Marshaller<TRequest> request, MessageParser<TResponse> responseParser)
+    /// <summary>
+    /// The bytes of an encoded answer as they are, else the message as the generated marshaller writes it. The
+    /// length is known up front either way, so Grpc.AspNetCore writes the frame header and hands out the response
+    /// pipe itself (no intermediate buffer unless the call is compressed).
+    /// </summary>
+    private static void WriteCheckAnswer(CheckAnswer answer, SerializationContext context)
+    {
+        if (answer.Message is { } message)
+        {
+            LenientMarshaller.Serialize(message, context);
+            return;
+        }
+
+        var encoded = answer.Encoded;
+        context.SetPayloadLength(encoded.Length);
+        context.GetBufferWriter().Write(encoded);
+        context.Complete();
+    }
+
+    private static Method<TRequest, TResponse> Unary<TRequest, TResponse>(ServiceDescriptor service, string name, Marshaller<TRequest> request, Marshaller<TResponse> response)
         where TRequest : class, IMessage<TRequest>
-        where TResponse : class, IMessage<TResponse>
+        where TResponse : class
     {
         // Names from the compiled protos, so the route is the generated service's route.
         var method = service.FindMethodByName(name) ?? throw new InvalidOperationException($"{service.FullName} has no method {name}");
-        var response = Marshallers.Create<TResponse>(LenientMarshaller.Serialize, context => responseParser.ParseFrom(context.PayloadAsReadOnlySequence()));
         return new Method<TRequest, TResponse>(MethodType.Unary, service.FullName, method.Name, request, response);
     }
 }

@@ -19,11 +19,11 @@ namespace Sidecars.Server.Wire;
 /// </summary>
 internal sealed class EnvoyGrpcServices(AuthorizationServiceAdapter authorization, RateLimitServiceAdapter rateLimit, CallCounters counters)
 {
-    public Task<CheckResponse> Check(CheckRequest request, ServerCallContext context)
+    public Task<CheckAnswer> Check(CheckRequest request, ServerCallContext context)
     {
         var answer = ReferenceEquals(request, EnvoyWire.UnreadableCheckRequest)
-            ? Task.FromResult(authorization.DenyUnreadable())
-            : authorization.Check(request, context);
+            ? Task.FromResult(new CheckAnswer(authorization.DenyUnreadable()))
+            : authorization.Answer(request);
 
         // Usually complete already: count without an async state machine on that path.
         if (answer.IsCompletedSuccessfully)
@@ -47,12 +47,12 @@ internal sealed class EnvoyGrpcServices(AuthorizationServiceAdapter authorizatio
         return CountRateLimitAsync(answer);
     }
 
-    private void CountCheck(CheckResponse response) => counters.Check(response.Status is null || response.Status.Code == 0);
+    private void CountCheck(CheckAnswer answer) => counters.Check(answer.StatusCode == 0);
 
     private void CountRateLimit(RateLimitResponse response) =>
         counters.ShouldRateLimit(response.OverallCode == RateLimitResponse.Types.Code.Ok, response.OverallCode == RateLimitResponse.Types.Code.OverLimit);
 
-    private async Task<CheckResponse> CountCheckAsync(Task<CheckResponse> answer)
+    private async Task<CheckAnswer> CountCheckAsync(Task<CheckAnswer> answer)
     {
         var response = await answer.ConfigureAwait(false);
         CountCheck(response);

@@ -1,19 +1,24 @@
+using System.Buffers;
 using System.Buffers.Text;
 using Envoy.Service.Auth.V3;
+using Envoy.Config.Core.V3;
 using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Sidecars.Authentication;
 using Sidecars.Config;
 using Sidecars.Envoy.Authorization;
+using Sidecars.Envoy.Wire;
 using Sidecars.Tests.Authentication;
 using Sidecars.Tests.Infrastructure;
 
 namespace Sidecars.Tests.Envoy;
 
 /// <summary>
-/// Issue 8, deliverable 3: an allowed Check on a cached token answers with the response kept with the token, so
-/// the adapter allocates nothing per call; and a kept response never outlives what it was built for.
+/// Issue 8, deliverable 3: an allowed Check on a cached token answers with the encoded answer kept with the token,
+/// so the adapter allocates nothing per call; the bytes it sends are those of the message built fresh; and a kept
+/// answer never outlives what it was built for.
 /// </summary>
 public sealed class CheckAllocationTests
 {
@@ -65,12 +70,30 @@ public sealed class CheckAllocationTests
         return new CheckRequest { Attributes = new AttributeContext { Request = new AttributeContext.Types.Request { Http = http } } };
     }
 
-    /// <summary>The Check answer, which is always complete when the method returns (no I/O on the way).</summary>
-    private static CheckResponse Answer(AuthorizationServiceAdapter adapter, CheckRequest request)
+    /// <summary>The server's Check answer, which is always complete when the method returns (no I/O on the way).</summary>
+    private static CheckAnswer Answer(AuthorizationServiceAdapter adapter, CheckRequest request)
+    {
+        var task = adapter.Answer(request);
+        Assert.True(task.IsCompletedSuccessfully);
+        return task.Result;
+    }
+
+    /// <summary>What the generated service signature gives an in-process caller.</summary>
+    private static CheckResponse Message(AuthorizationServiceAdapter adapter, CheckRequest request)
     {
         var task = adapter.Check(request, null!);
         Assert.True(task.IsCompletedSuccessfully);
         return task.Result;
+    }
+
+    /// <summary>The payload the server's response marshaller writes for <paramref name="answer"/>.</summary>
+    private static byte[] OnTheWire(CheckAnswer answer)
+    {
+        var context = new BufferSerializationContext();
+        EnvoyWire.Check.ResponseMarshaller.ContextualSerializer(answer, context);
+        Assert.True(context.Completed);
+        Assert.Equal(context.Written.Length, context.PayloadLength);
+        return context.Written.ToArray();
     }
 
     [Fact]
@@ -79,8 +102,9 @@ public sealed class CheckAllocationTests
         var (adapter, _) = Adapter(Yaml());
         var request = Request(TestTokens.Rs256());
         var first = Answer(adapter, request);
-        Assert.Equal(0, first.Status.Code);
-        Assert.Equal("user-1", Assert.Single(first.OkResponse.Headers).Header.Value);
+        Assert.Equal(0, first.StatusCode);
+        Assert.True(first.IsEncoded);
+        Assert.Equal("user-1", Assert.Single(first.ToMessage().OkResponse.Headers).Header.Value);
 
         var before = GC.GetAllocatedBytesForCurrentThread();
         for (var i = 0; i < 1000; i++)
@@ -93,21 +117,69 @@ public sealed class CheckAllocationTests
     }
 
     [Fact]
-    public void A_kept_response_is_the_response_built_fresh()
+    public void A_kept_answer_sends_exactly_the_bytes_of_the_equivalent_message()
     {
-        var token = TestTokens.Rs256();
+        var token = TestTokens.Rs256(TestTokens.Claims(""","scope":"orders:read","roles":["a","b"],"n":1.5,"ok":true,"none":null,"org":{"id":7}"""));
         var (adapter, _) = Adapter(Yaml());
         var request = Request(token);
         var first = Answer(adapter, request);
         var again = Answer(adapter, request);
-
-        var (fresh, _) = Adapter(Yaml());
-        Assert.Equal(Answer(fresh, request).ToByteArray(), again.ToByteArray());
         Assert.Same(first, again);
-        Assert.Equal(["authorization"], again.OkResponse.HeadersToRemove);
-        Assert.Equal("user-1", again.DynamicMetadata.Fields["jwt"].StructValue.Fields["sub"].StringValue);
-        Assert.Equal("corp", again.DynamicMetadata.Fields["jwt"].StructValue.Fields["provider"].StringValue);
-        Assert.Equal("all", again.DynamicMetadata.Fields["route"].StringValue);
+
+        // The equivalent message, built here field by field (map entries in the order the claims come), serialized by Google.Protobuf.
+        var expected = Expected(TestTokens.NowSeconds).ToByteArray();
+        Assert.Equal(expected, OnTheWire(again));
+        Assert.Equal(expected, again.Encoded.ToArray());
+
+        var sent = again.ToMessage();
+        Assert.Equal(["authorization"], sent.OkResponse.HeadersToRemove);
+        var jwt = sent.DynamicMetadata.Fields["jwt"].StructValue.Fields;
+        Assert.Equal("user-1", jwt["sub"].StringValue);
+        Assert.Equal("corp", jwt["provider"].StringValue);
+        Assert.Equal(["a", "b"], jwt["roles"].ListValue.Values.Select(v => v.StringValue));
+        Assert.Equal((1.5, true, 7.0), (jwt["n"].NumberValue, jwt["ok"].BoolValue, jwt["org"].StructValue.Fields["id"].NumberValue));
+        Assert.Equal(Value.KindOneofCase.NullValue, jwt["none"].KindCase);
+        Assert.Equal("all", sent.DynamicMetadata.Fields["route"].StringValue);
+    }
+
+    private static CheckResponse Expected(long now)
+    {
+        var jwt = new Struct();
+        jwt.Fields.Add("iss", Value.ForString("https://idp.example.com/"));
+        jwt.Fields.Add("sub", Value.ForString("user-1"));
+        jwt.Fields.Add("aud", Value.ForString("orders-api"));
+        jwt.Fields.Add("iat", Value.ForNumber(now - 60));
+        jwt.Fields.Add("exp", Value.ForNumber(now + 600));
+        jwt.Fields.Add("scope", Value.ForString("orders:read"));
+        jwt.Fields.Add("roles", Value.ForList(Value.ForString("a"), Value.ForString("b")));
+        jwt.Fields.Add("n", Value.ForNumber(1.5));
+        jwt.Fields.Add("ok", Value.ForBool(true));
+        jwt.Fields.Add("none", Value.ForNull());
+        var org = new Struct();
+        org.Fields.Add("id", Value.ForNumber(7));
+        jwt.Fields.Add("org", Value.ForStruct(org));
+        jwt.Fields.Add("provider", Value.ForString("corp"));
+        var metadata = new Struct();
+        metadata.Fields.Add("jwt", Value.ForStruct(jwt));
+        metadata.Fields.Add("route", Value.ForString("all"));
+        var ok = new OkHttpResponse();
+        ok.Headers.Add(new HeaderValueOption
+        {
+            Header = new HeaderValue { Key = "x-user-id", Value = "user-1" },
+            AppendAction = HeaderValueOption.Types.HeaderAppendAction.OverwriteIfExistsOrAdd,
+        });
+        ok.HeadersToRemove.Add("authorization");
+        return new CheckResponse { Status = new Google.Rpc.Status { Code = 0 }, OkResponse = ok, DynamicMetadata = metadata };
+    }
+
+    [Fact]
+    public void A_deny_is_a_message_the_marshaller_serializes_as_the_generated_one()
+    {
+        var (adapter, _) = Adapter(Yaml());
+        var deny = Answer(adapter, Request("not.a.token"));
+        Assert.False(deny.IsEncoded);
+        Assert.Equal(16, deny.StatusCode);
+        Assert.Equal(deny.Message!.ToByteArray(), OnTheWire(deny));
     }
 
     [Fact]
@@ -119,15 +191,40 @@ public sealed class CheckAllocationTests
 
         // The same token also in x-token: both locations are stripped, not only the one of the kept response.
         var both = Answer(adapter, Request(token, alsoInXToken: true));
-        Assert.Equal(["authorization", "x-token"], both.OkResponse.HeadersToRemove);
-        Assert.Equal(["authorization"], Answer(adapter, Request(token)).OkResponse.HeadersToRemove);
+        Assert.Equal(["authorization", "x-token"], both.ToMessage().OkResponse.HeadersToRemove);
+        Assert.Equal(["authorization"], Message(adapter, Request(token)).OkResponse.HeadersToRemove);
         Assert.NotSame(plain, both);
 
         // A reload that maps the claim to another header: the token is still cached, its response is not.
         var diagnostics = new ConfigDiagnostics();
         config.Publish(ConfigLoader.Compile([new ConfigSource("test.yaml", Yaml("x-subject"))], diagnostics)!);
-        var reloaded = Answer(adapter, Request(token));
+        var reloaded = Message(adapter, Request(token));
         Assert.Equal("x-subject", Assert.Single(reloaded.OkResponse.Headers).Header.Key);
         Assert.Equal(["authorization"], reloaded.OkResponse.HeadersToRemove);
+    }
+}
+
+/// <summary>A SerializationContext over a growing buffer, as gRPC's own writes into its response pipe.</summary>
+internal sealed class BufferSerializationContext : Grpc.Core.SerializationContext
+{
+    private readonly ArrayBufferWriter<byte> _buffer = new();
+
+    public int? PayloadLength { get; private set; }
+
+    public bool Completed { get; private set; }
+
+    public ReadOnlySpan<byte> Written => _buffer.WrittenSpan;
+
+    public override void SetPayloadLength(int payloadLength) => PayloadLength = payloadLength;
+
+    public override IBufferWriter<byte> GetBufferWriter() => _buffer;
+
+    public override void Complete() => Completed = true;
+
+    public override void Complete(byte[] payload)
+    {
+        _buffer.Write(payload);
+        PayloadLength = payload.Length;
+        Completed = true;
     }
 }

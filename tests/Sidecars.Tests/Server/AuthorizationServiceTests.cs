@@ -92,7 +92,8 @@ public sealed class AuthorizationServiceTests
         await using var _ = server;
         using var __ = directory;
 
-        var response = await client.CheckAsync(Check("orders.example.com", "/orders/1?x=1", "Bearer " + Token("orders:read")));
+        var token = Token("orders:read");
+        var response = await client.CheckAsync(Check("orders.example.com", "/orders/1?x=1", "Bearer " + token));
 
         Assert.Equal(0, response.Status.Code);
         var ok = response.OkResponse;
@@ -102,6 +103,9 @@ public sealed class AuthorizationServiceTests
         var jwt = response.DynamicMetadata.Fields["jwt"].StructValue.Fields;
         Assert.Equal(("user-1", "https://idp.example.com/", "corp"), (jwt["sub"].StringValue, jwt["iss"].StringValue, jwt["provider"].StringValue));
         Assert.Equal("orders-read", response.DynamicMetadata.Fields["route"].StringValue);
+
+        // Again, from the token cache: the kept encoded answer reads back as the same message, field for field.
+        Assert.Equal(response, await client.CheckAsync(Check("orders.example.com", "/orders/1?x=1", "Bearer " + token)));
     }
 
     [Fact]
