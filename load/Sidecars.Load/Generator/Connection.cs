@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Envoy.Service.Ratelimit.V3;
+using Grpc.Core;
 using Grpc.Net.Client;
 using AuthorizationClient = Envoy.Service.Auth.V3.Authorization.AuthorizationClient;
 
@@ -11,11 +12,20 @@ namespace Sidecars.Load.Generator;
 /// </summary>
 public sealed class Connection : IDisposable
 {
+    private static readonly Marshaller<byte[]> Bytes = Marshallers.Create(static b => b, static b => b);
+
+    /// <summary>Check with the request and the response as their encoded bytes (the scenario encodes and judges).</summary>
+    internal static readonly Method<byte[], byte[]> RawCheck = new(MethodType.Unary, "envoy.service.auth.v3.Authorization", "Check", Bytes, Bytes);
+
+    internal static readonly Method<byte[], byte[]> RawShouldRateLimit = new(MethodType.Unary, "envoy.service.ratelimit.v3.RateLimitService", "ShouldRateLimit", Bytes, Bytes);
+
     private readonly GrpcChannel _channel;
+    private readonly CallInvoker _invoker;
 
     private Connection(GrpcChannel channel)
     {
         _channel = channel;
+        _invoker = channel.CreateCallInvoker();
         Authorization = new AuthorizationClient(channel);
         RateLimit = new RateLimitService.RateLimitServiceClient(channel);
     }
@@ -24,7 +34,22 @@ public sealed class Connection : IDisposable
 
     public RateLimitService.RateLimitServiceClient RateLimit { get; }
 
-    internal Grpc.Core.CallInvoker Invoker => _channel.CreateCallInvoker();
+    internal CallInvoker Invoker => _invoker;
+
+    internal Task<byte[]> CallAsync(Method<byte[], byte[]> method, byte[] request) =>
+        _invoker.AsyncUnaryCall(method, null, default, request).ResponseAsync;
+
+    internal static byte[][] Encode<T>(T[] messages)
+        where T : Google.Protobuf.IMessage
+    {
+        var encoded = new byte[messages.Length][];
+        for (var i = 0; i < messages.Length; i++)
+        {
+            encoded[i] = Google.Protobuf.MessageExtensions.ToByteArray(messages[i]);
+        }
+
+        return encoded;
+    }
 
     /// <summary><paramref name="endpoint"/>: http://HOST:PORT or unix:/path.sock.</summary>
     public static Connection Open(string endpoint)
