@@ -27,12 +27,12 @@ public sealed record CompareOptions
     public H2LoadSettings H2Load => Profile switch
     {
         "ci" => new(1, 4, TimeSpan.FromSeconds(1), TimeSpan.Zero),
-        "quick" => new(4, 32, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(1)),
-        _ => new(4, 32, TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(2)),
+        "quick" => new(4, 32, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(0.5)),
+        _ => new(4, 32, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(1)),
     };
 
-    /// <summary>h2load runs per target and scenario, alternating floor and sidecars; the report keeps their mean.</summary>
-    public int H2LoadRounds => Profile == "full" ? 2 : 1;
+    /// <summary>Rounds per scenario, each a floor and a sidecars run back to back; the verdict takes the median ratio.</summary>
+    public int H2LoadRounds => Profile switch { "ci" => 1, "quick" => 3, _ => 5 };
 
     public TimeSpan OpenDuration => Profile switch { "ci" => TimeSpan.FromSeconds(2), "quick" => TimeSpan.FromSeconds(5), _ => TimeSpan.FromSeconds(15) };
 

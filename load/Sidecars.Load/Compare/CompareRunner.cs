@@ -178,11 +178,18 @@ public sealed class CompareRunner(CompareOptions options, Budgets budgets, strin
             }
         }
 
-        List<double> floorRps = [], sidecarsRps = [];
+        // The machine is shared and its speed drifts by tens of percent within minutes: each round runs the two
+        // back to back, in alternating order so neither always gets the cooler moment, and the verdict takes the
+        // median of the rounds' own ratios, which one noisy run cannot move.
+        List<ThroughputRound> rounds = [];
         H2LoadCheck? floorCheck = null, sidecarsCheck = null;
         for (var round = 0; round < options.H2LoadRounds; round++)
         {
-            foreach (var (label, server, rps) in new[] { ("floor", floorServer, floorRps), ("sidecars", target, sidecarsRps) })
+            var order = round % 2 == 0
+                ? new[] { ("floor", floorServer), ("sidecars", target) }
+                : new[] { ("sidecars", target), ("floor", floorServer) };
+            double floorRps = 0, sidecarsRps = 0;
+            foreach (var (label, server) in order)
             {
                 var before = await server.SampleAsync(_clock.Elapsed).ConfigureAwait(false);
                 var s = options.H2Load;
@@ -193,26 +200,30 @@ public sealed class CompareRunner(CompareOptions options, Budgets budgets, strin
                 run.ServerBefore = before;
                 run.ServerAfter = after;
                 run.Notes["cross_check"] = check.Detail;
+                run.Notes["round"] = (round + 1).ToString(CultureInfo.InvariantCulture);
                 _runs.Add(run);
-                rps.Add(output.RequestsPerSecond);
 
                 // One disagreeing round is enough to distrust the figure.
                 if (label == "floor")
                 {
+                    floorRps = output.RequestsPerSecond;
                     floorCheck = floorCheck is { Agrees: false } ? floorCheck : check;
                 }
                 else
                 {
+                    sidecarsRps = output.RequestsPerSecond;
                     sidecarsCheck = sidecarsCheck is { Agrees: false } ? sidecarsCheck : check;
                 }
 
-                Say($"h2load {scenario} {label}: {output.RequestsPerSecond:F0} req/s; {check.Detail}");
+                Say($"h2load {scenario} round {round + 1} {label}: {output.RequestsPerSecond:F0} req/s; {check.Detail}");
             }
+
+            rounds.Add(new ThroughputRound(order[0].Item1, Math.Round(sidecarsRps, 1), Math.Round(floorRps, 1), Math.Round(floorRps > 0 ? sidecarsRps / floorRps : 0, 4)));
         }
 
-        var f = floorRps.Average();
-        var sc = sidecarsRps.Average();
-        return new Throughput(Math.Round(sc, 1), Math.Round(f, 1), Math.Round(f > 0 ? sc / f : 0, 4), sidecarsCheck!, floorCheck!);
+        var ratio = Median(rounds.Select(r => r.Ratio));
+        Say($"h2load {scenario}: ratio {ratio:F3} (median of {rounds.Count} rounds: {string.Join(", ", rounds.Select(r => r.Ratio.ToString("F3", CultureInfo.InvariantCulture)))})");
+        return new Throughput(Median(rounds.Select(r => r.SidecarsRps)), Median(rounds.Select(r => r.FloorRps)), ratio, sidecarsCheck!, floorCheck!, rounds);
     }
 
     /// <summary>
@@ -355,6 +366,18 @@ public sealed class CompareRunner(CompareOptions options, Budgets budgets, strin
         }
 
         return reports;
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        if (sorted.Length == 0)
+        {
+            return 0;
+        }
+
+        var mid = sorted.Length / 2;
+        return Math.Round(sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2, 4);
     }
 
     private static Figures Figures(RunResult r) => new(

@@ -151,7 +151,8 @@ public static partial class H2Load
         },
     };
 
-    private static string Seconds(TimeSpan t) => Math.Max(1, (int)Math.Round(t.TotalSeconds)).ToString(CultureInfo.InvariantCulture) + "s";
+    // h2load reads "500ms" as well as "2s".
+    private static string Seconds(TimeSpan t) => Math.Max(100, (int)Math.Round(t.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture) + "ms";
 
     private static double Duration(string value, string unit)
     {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Sidecars.Load.Report;
 
 namespace Sidecars.Load.Compare;
@@ -24,7 +25,7 @@ public static class Verdicts
             }
             else
             {
-                verdicts.Add(new(Name, scenario, t.Ratio >= ratio ? "pass" : "fail", t.Ratio, ratio, $"{t.SidecarsRps:F0} vs {t.FloorRps:F0} req/s"));
+                verdicts.Add(new(Name, scenario, t.Ratio >= ratio ? "pass" : "fail", t.Ratio, ratio, $"median of {t.Rounds.Count} rounds ({string.Join(", ", t.Rounds.Select(r => r.Ratio.ToString("F3", CultureInfo.InvariantCulture)))}); {t.SidecarsRps:F0} vs {t.FloorRps:F0} req/s"));
             }
         }
 

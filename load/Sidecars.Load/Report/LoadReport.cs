@@ -43,8 +43,15 @@ public sealed class ScenarioReport
     public Ratios? Ratios { get; set; }
 }
 
-/// <summary>h2load's req/s for each target, and whether the servers' own counters and the response sizes agree with it.</summary>
-public sealed record Throughput(double SidecarsRps, double FloorRps, double Ratio, H2LoadCheck SidecarsCheck, H2LoadCheck FloorCheck);
+/// <summary>
+/// h2load's req/s for each target (the median of its rounds), the ratio (the median of the rounds' own ratios, each
+/// round a floor run and a sidecars run back to back), and whether the servers' own counters and the response sizes
+/// agree with every run.
+/// </summary>
+public sealed record Throughput(double SidecarsRps, double FloorRps, double Ratio, H2LoadCheck SidecarsCheck, H2LoadCheck FloorCheck, List<ThroughputRound> Rounds);
+
+/// <summary>One round: which target ran first (the order alternates), both req/s and their ratio.</summary>
+public sealed record ThroughputRound(string First, double SidecarsRps, double FloorRps, double Ratio);
 
 /// <summary>
 /// h2load counts a gRPC error as a success (it is HTTP 200 with a grpc-status trailer), so each of its runs is checked

@@ -167,6 +167,17 @@
         (sc.errors || 0) + (sc.unexpected || 0) + ' / ' + ((fl.errors || 0) + (fl.unexpected || 0)), (sc.unanswered || 0) + ' / ' + (fl.unanswered || 0)];
     }));
 
+  var rounds = [];
+  data.scenarios.forEach(function (s) {
+    ((s.max_throughput && s.max_throughput.rounds) || []).forEach(function (r, i) {
+      rounds.push([s.scenario, i + 1, r.first + ' first', fmt(r.sidecars_rps, 0), fmt(r.floor_rps, 0), fmt(r.ratio, 3)]);
+    });
+  });
+  if (rounds.length) {
+    html('h2', {}, root, 'Max throughput rounds (h2load; the verdict takes the median ratio)');
+    table(root, 'rounds', ['scenario', 'round', 'order', 'sidecars req/s', 'floor req/s', 'ratio'], rounds);
+  }
+
   html('h2', {}, root, 'Throughput, errors, startup, memory');
   var row = html('div', { 'class': 'row' }, root);
   barChart(row, 'Max throughput (h2load, closed loop), req/s', 'throughput', data.scenarios.filter(function (s) { return s.max_throughput; }).map(function (s) {
