@@ -21,7 +21,7 @@ public sealed class ValidatedToken(string algorithm, string? keyId, JsonElement 
     public DateTimeOffset? Expires { get; } = expires;
 
     /// <summary>Its upstream headers for the policy and provider last seen, computed once (see <c>UpstreamShaping</c>).</summary>
-    internal Authorization.UpstreamShape? Shape;
+    internal Authorization.UpstreamHeaders? Upstream;
 
     private object? _adapterState;
 
