@@ -16,6 +16,7 @@ namespace Sidecars.Tests.Envoy;
 /// upstream headers and its kept allow answer. Measured as the live heap after full collections, before and after
 /// N distinct tokens went through the real Check path, so it counts only what the cache retains (not timed).
 /// </summary>
+[Collection(HeapMeasurementCollection.Name)]
 public sealed class CachedTokenFootprintTests(ITestOutputHelper output)
 {
     private const int Users = 2_000;
@@ -71,14 +72,52 @@ public sealed class CachedTokenFootprintTests(ITestOutputHelper output)
     [Fact]
     public void A_cached_token_retains_at_most_its_budget_of_heap()
     {
+        var tokens = Enumerable.Range(0, Users + 1).Select(UserToken).ToArray();
+
+        // The median of five rounds, each a fresh cache, each begun on a settled heap: the heap is the process's, and
+        // a host another test is still shutting down in the background frees or allocates beside this one.
+        var rounds = new long[5];
+        for (var round = 0; round < rounds.Length; round++)
+        {
+            rounds[round] = RetainedPerToken(tokens);
+        }
+
+        Array.Sort(rounds);
+        var perToken = rounds[rounds.Length / 2];
+        output.WriteLine($"rounds: {string.Join(", ", rounds)}");
+        output.WriteLine($"{perToken} bytes retained per cached token (token text {tokens[0].Length} chars)");
+        Assert.True(perToken <= BudgetBytesPerToken, $"a cached token retains {perToken} bytes; the budget is {BudgetBytesPerToken}");
+    }
+
+    /// <summary>The live heap once two full collections in a row agree within 64 KB (at most a second of trying).</summary>
+    private static long SettledHeap()
+    {
+        var last = GC.GetTotalMemory(forceFullCollection: true);
+        for (var i = 0; i < 20; i++)
+        {
+            GC.WaitForPendingFinalizers();
+            var now = GC.GetTotalMemory(forceFullCollection: true);
+            if (Math.Abs(now - last) < 64 * 1024)
+            {
+                return now;
+            }
+
+            last = now;
+            Thread.Sleep(50);
+        }
+
+        return last;
+    }
+
+    private static long RetainedPerToken(string[] tokens)
+    {
         var clock = new FakeTimeProvider(TestTokens.Now);
         var cache = new TokenCache(Users + 10, clock);
         var adapter = new AuthorizationServiceAdapter(TestConfig.State(Yaml), cache, clock, new AuthResponseOptions(), NullLogger<AuthorizationServiceAdapter>.Instance);
-        var tokens = Enumerable.Range(0, Users + 1).Select(UserToken).ToArray();
 
-        // The first token warms every per-thread pool and lazily built table of the path.
+        // The last token warms every per-thread pool and lazily built table of the path.
         AnswerOk(adapter, tokens[Users]);
-        var before = GC.GetTotalMemory(forceFullCollection: true);
+        var before = SettledHeap();
         for (var i = 0; i < Users; i++)
         {
             AnswerOk(adapter, tokens[i]);
@@ -86,15 +125,19 @@ public sealed class CachedTokenFootprintTests(ITestOutputHelper output)
 
         var after = GC.GetTotalMemory(forceFullCollection: true);
         Assert.Equal(Users + 1, cache.Count);
-        var perToken = (after - before) / Users;
-        output.WriteLine($"{perToken} bytes retained per cached token (token text {tokens[0].Length} chars)");
-        Assert.True(perToken <= BudgetBytesPerToken, $"a cached token retains {perToken} bytes; the budget is {BudgetBytesPerToken}");
 
         // Every token is still answered from the cache, so the entries measured are the ones a hit reads.
         var hits = cache.Hits;
         AnswerOk(adapter, tokens[0]);
         Assert.Equal(hits + 1, cache.Hits);
         GC.KeepAlive(adapter);
-        GC.KeepAlive(tokens);
+        return (after - before) / Users;
     }
+}
+
+/// <summary>Tests that measure the process's heap: run alone, after the parallel collections.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class HeapMeasurementCollection
+{
+    public const string Name = "Heap measurements";
 }
