@@ -105,7 +105,9 @@ public static class JwtValidator
                     return false;
                 }
 
-                validated = new ValidatedToken(algorithm, keyId, claims.Clone(), expires, verifiedBy);
+                // The key's own kid string when they match (they do when the kid chose the key): one string less per cached token.
+                var sharedKeyId = verifiedBy?.KeyId is { } verifiedKid && string.Equals(verifiedKid, keyId, StringComparison.Ordinal) ? verifiedKid : keyId;
+                validated = new ValidatedToken(algorithm, sharedKeyId, claims.Clone(), expires, verifiedBy);
                 return true;
             }
         }
@@ -128,11 +130,15 @@ public static class JwtValidator
             return false;
         }
 
-        if (Array.IndexOf(Supported, algorithm) < 0)
+        var supported = Array.IndexOf(Supported, algorithm);
+        if (supported < 0)
         {
             failure = JwtFailure.Invalid($"algorithm '{Printable(algorithm)}' is not supported");
             return false;
         }
+
+        // The shared instance, not this token's copy: a cached token keeps no string of its own for it.
+        algorithm = Supported[supported];
 
         if (header.TryGetProperty("crit", out _))
         {

@@ -8,8 +8,12 @@ public sealed class ValidatedToken(string algorithm, string? keyId, JsonElement 
     /// <summary>The key that verified the signature: a cached token stays valid only while its key set still holds it.</summary>
     public SigningKey? Key { get; } = key;
 
-    /// <summary>Granted scopes from <c>scope</c> (space-separated) and <c>scp</c> (string or array), parsed once.</summary>
-    public string[] Scopes { get; } = ParseScopes(claims);
+    /// <summary>
+    /// Granted scopes from <c>scope</c> (space-separated) and <c>scp</c> (string or array), parsed on each read: the
+    /// policy asks <see cref="HasScope"/> instead, which reads the claims in place, so a cached token holds no array
+    /// and no string per scope.
+    /// </summary>
+    public string[] Scopes => ParseScopes(Claims);
 
     public string Algorithm { get; } = algorithm;
 
@@ -21,7 +25,7 @@ public sealed class ValidatedToken(string algorithm, string? keyId, JsonElement 
     public DateTimeOffset? Expires { get; } = expires;
 
     /// <summary>Its upstream headers for the policy and provider last seen, computed once (see <c>UpstreamShaping</c>).</summary>
-    internal Authorization.UpstreamShape? Shape;
+    internal Authorization.UpstreamHeaders? Upstream;
 
     private object? _adapterState;
 
@@ -34,6 +38,45 @@ public sealed class ValidatedToken(string algorithm, string? keyId, JsonElement 
     {
         get => Volatile.Read(ref _adapterState);
         set => Volatile.Write(ref _adapterState, value);
+    }
+
+    /// <summary>Whether <paramref name="scope"/> is one of <see cref="Scopes"/>; allocates nothing (a cached decision calls it).</summary>
+    public bool HasScope(string scope)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        var claims = Claims;
+        if (claims.ValueKind != JsonValueKind.Object || scope.Length == 0)
+        {
+            return false;
+        }
+
+        foreach (var name in (ReadOnlySpan<string>)["scope", "scp"])
+        {
+            if (claims.TryGetProperty(name, out var value) && Grants(value, scope))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool Grants(JsonElement value, string scope)
+    {
+        if (value.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var item in value.EnumerateArray())
+            {
+                if (item.ValueKind == JsonValueKind.String && item.ValueEquals(scope))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        return value.ValueKind == JsonValueKind.String && ScopeList.Contains(value, scope);
     }
 
     private static string[] ParseScopes(JsonElement claims)

@@ -205,7 +205,7 @@ public static class AuthEvaluator
         {
             for (var i = 0; i < scopes.Count; i++)
             {
-                if (Array.IndexOf(token.Token.Scopes, scopes[i]) < 0)
+                if (!token.Token.HasScope(scopes[i]))
                 {
                     return AuthDecision.Forbidden(route, requirement.Provider, $"scope '{scopes[i]}' is required");
                 }

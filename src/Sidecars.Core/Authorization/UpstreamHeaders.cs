@@ -28,10 +28,18 @@ public sealed class UpstreamHeaders(IReadOnlyList<KeyValuePair<string, string>> 
 
     /// <summary>The deciding provider's query parameter locations, in its order, removed from every allowed request.</summary>
     public IReadOnlyList<string> TokenParameters { get; } = tokenParameters ?? [];
-}
 
-/// <summary>Computed once per validated token and policy, and kept with the token (a cache hit reuses it).</summary>
-internal sealed record UpstreamShape(AuthPolicy Policy, ProviderPolicy Provider, UpstreamHeaders? Headers, string? Refusal);
+    // What a token's headers were computed for, kept in this one object (no separate shape record per cached token).
+    internal AuthPolicy? Policy { get; private init; }
+
+    internal ProviderPolicy? Provider { get; private init; }
+
+    /// <summary>Why the token cannot be allowed under this policy (a claim that cannot be a header value), or null.</summary>
+    internal string? Refusal { get; private init; }
+
+    internal static UpstreamHeaders For(AuthPolicy policy, ProviderPolicy provider, IReadOnlyList<KeyValuePair<string, string>> set, IReadOnlyList<string> remove, string? refusal = null) =>
+        new(set, remove, provider.TokenHeaderNames, provider.TokenParameterNames) { Policy = policy, Provider = provider, Refusal = refusal };
+}
 
 /// <summary>Completes an allow with its <see cref="UpstreamHeaders"/>, or turns it into a deny when a claim cannot be a header value.</summary>
 public static class UpstreamShaping
@@ -53,27 +61,35 @@ public static class UpstreamShaping
             return decision with { Upstream = policy.HeadersWithoutToken };
         }
 
-        var shape = Volatile.Read(ref token.Shape);
+        var shape = Volatile.Read(ref token.Upstream);
         if (shape is null || !ReferenceEquals(shape.Policy, policy) || !ReferenceEquals(shape.Provider, provider))
         {
             shape = Shape(policy, provider, token);
-            Volatile.Write(ref token.Shape, shape);
+            Volatile.Write(ref token.Upstream, shape);
         }
 
         return shape.Refusal is { } refusal
             ? AuthDecision.Forbidden(decision.Route, decision.Provider, refusal, error: null)
-            : decision with { Upstream = shape.Headers };
+            : decision with { Upstream = shape };
     }
 
     /// <summary>Whether a claim value may be sent as a header value: no control character, no lone surrogate.</summary>
     public static bool IsHeaderSafe(string value) => !value.AsSpan().ContainsAny(Controls) && !JwtJson.HasLoneSurrogate(value);
 
-    private static UpstreamShape Shape(AuthPolicy policy, ProviderPolicy provider, ValidatedToken token)
+    /// <summary>
+    /// Sized exactly and sharing what depends only on the policy and provider (the lists of names), since it is
+    /// kept with every cached token: the token's own objects are this one, its array of headers and their values.
+    /// </summary>
+    private static UpstreamHeaders Shape(AuthPolicy policy, ProviderPolicy provider, ValidatedToken token)
     {
         var claims = token.Claims;
-        var set = new List<KeyValuePair<string, string>>();
-        foreach (var mapping in provider.ClaimToHeaders)
+        var mappings = provider.ClaimToHeaders;
+        var payloadHeader = provider.ForwardPayloadHeader;
+        var set = new KeyValuePair<string, string>[mappings.Count + (payloadHeader is null ? 0 : 1)];
+        var count = 0;
+        for (var i = 0; i < mappings.Count; i++)
         {
+            var mapping = mappings[i];
             if (claims.ValueKind == JsonValueKind.Object && claims.TryGetProperty(mapping.Claim, out var value) &&
                 value.ValueKind is JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False)
             {
@@ -81,28 +97,30 @@ public static class UpstreamShaping
                 if (!IsHeaderSafe(text))
                 {
                     // Deny rather than drop: an upstream that sees no x-user-id might take the request for anonymous or default.
-                    return new UpstreamShape(policy, provider, null, $"claim '{mapping.Claim}' cannot be sent in header '{mapping.Header}': it holds a control character");
+                    return UpstreamHeaders.For(policy, provider, [], [], $"claim '{mapping.Claim}' cannot be sent in header '{mapping.Header}': it holds a control character");
                 }
 
-                set.Add(new(mapping.Header, text));
+                set[count++] = new(mapping.Header, text);
             }
         }
 
-        if (provider.ForwardPayloadHeader is { } payloadHeader)
+        if (payloadHeader is not null)
         {
             // The verified bytes as they were signed, not re-encoded: nothing to transcode, nothing to throw.
-            set.Add(new(payloadHeader, Base64Url.EncodeToString(JsonMarshal.GetRawUtf8Value(claims))));
+            set[count++] = new(payloadHeader, Base64Url.EncodeToString(JsonMarshal.GetRawUtf8Value(claims)));
         }
 
-        var remove = policy.ClaimHeaderNames.Where(name => !set.Exists(h => string.Equals(h.Key, name, StringComparison.OrdinalIgnoreCase))).ToArray();
-        var locations = provider.Provider.Locations;
-        string[]? tokenHeaders = null, tokenParameters = null;
-        if (!provider.Forward)
+        if (count == 0)
         {
-            tokenHeaders = [.. locations.Where(l => l.Kind == TokenLocationKind.Header).Select(l => l.Name)];
-            tokenParameters = [.. locations.Where(l => l.Kind == TokenLocationKind.QueryParameter).Select(l => l.Name)];
+            return UpstreamHeaders.For(policy, provider, [], policy.ClaimHeaderNames);
         }
 
-        return new UpstreamShape(policy, provider, new UpstreamHeaders(set, remove, tokenHeaders, tokenParameters), null);
+        if (count < set.Length)
+        {
+            Array.Resize(ref set, count);
+        }
+
+        var remove = policy.ClaimHeaderNames.Where(name => !Array.Exists(set, h => string.Equals(h.Key, name, StringComparison.OrdinalIgnoreCase))).ToArray();
+        return UpstreamHeaders.For(policy, provider, set, remove.Length == 0 ? [] : remove);
     }
 }

@@ -26,32 +26,33 @@ internal sealed class AllowResponses
     private static readonly Google.Rpc.Status Ok = new() { Code = 0 };
 
     // An allow without a token depends only on the policy's UpstreamHeaders: one response per snapshot.
-    private CachedAllow? _withoutToken;
+    private Task<CheckAnswer>? _withoutToken;
 
     /// <summary>The allow answer for <paramref name="decision"/>: the one kept for it, or a new one, then kept.</summary>
     public Task<CheckAnswer> For(in AuthDecision decision, CheckRequestView view)
     {
         var present = PresentTokenHeaders(decision.Upstream, view);
         var token = decision.Token;
-        var slot = token is not null ? token.AdapterState as CachedAllow : Volatile.Read(ref _withoutToken);
-        if (slot is not null && slot.Fits(decision, present))
+        var slot = token is not null ? token.AdapterState as Task<CheckAnswer> : Volatile.Read(ref _withoutToken);
+        if (slot is not null && slot.Result.Fit.Fits(decision, present))
         {
-            return slot.Response;
+            return slot;
         }
 
-        var response = Task.FromResult(CheckAnswer.Encode(Create(decision, view)));
-        if (present != NotCacheable)
+        // What it fits is kept in the answer itself: a cached token holds the task, the answer and its bytes, nothing more.
+        var fit = present == NotCacheable ? default
+            : token is not null ? new AllowFit(decision.Upstream, decision.Route, decision.Provider, present, Kept: true)
+            : new AllowFit(decision.Upstream, null, null, present, Kept: true);
+        var response = Task.FromResult(CheckAnswer.EncodeKept(Create(decision, view), fit));
+        if (fit.Kept)
         {
-            var kept = token is not null
-                ? new CachedAllow(decision.Upstream, decision.Route, decision.Provider, present, response)
-                : new CachedAllow(decision.Upstream, null, null, present, response);
             if (token is not null)
             {
-                token.AdapterState = kept;
+                token.AdapterState = response;
             }
             else
             {
-                Volatile.Write(ref _withoutToken, kept);
+                Volatile.Write(ref _withoutToken, response);
             }
         }
 
@@ -177,16 +178,16 @@ internal sealed class AllowResponses
         }
     }
 
-    /// <summary>One token's last allow answer (encoded) and what it was built for; immutable, replaced whole.</summary>
-    private sealed class CachedAllow(UpstreamHeaders? upstream, string? route, string? provider, ulong presentTokenHeaders, Task<CheckAnswer> response)
-    {
-        // A completed task is immutable too: the same one answers every hit.
-        public Task<CheckAnswer> Response { get; } = response;
+}
 
-        // The core's UpstreamHeaders instance stands for (policy snapshot, provider, token): a reload builds new ones.
-        // Without a token the response names no route or provider (no metadata), so any route fits.
-        public bool Fits(in AuthDecision decision, ulong present) =>
-            ReferenceEquals(upstream, decision.Upstream) && present == presentTokenHeaders &&
-            (decision.Token is null || (string.Equals(route, decision.Route, StringComparison.Ordinal) && string.Equals(provider, decision.Provider, StringComparison.Ordinal)));
-    }
+/// <summary>
+/// What a kept allow answer was built for; immutable, replaced whole with its answer. The core's
+/// <see cref="UpstreamHeaders"/> instance stands for (policy snapshot, provider, token): a reload builds new ones.
+/// Without a token the response names no route or provider (no metadata), so any route fits.
+/// </summary>
+internal readonly record struct AllowFit(UpstreamHeaders? Upstream, string? Route, string? Provider, ulong PresentTokenHeaders, bool Kept)
+{
+    public bool Fits(in AuthDecision decision, ulong present) =>
+        Kept && ReferenceEquals(Upstream, decision.Upstream) && present == PresentTokenHeaders &&
+        (decision.Token is null || (string.Equals(Route, decision.Route, StringComparison.Ordinal) && string.Equals(Provider, decision.Provider, StringComparison.Ordinal)));
 }

@@ -29,18 +29,24 @@ public sealed class CheckAnswer
         StatusCode = message.Status?.Code ?? 0;
     }
 
-    private CheckAnswer(byte[] encoded, int statusCode)
+    private CheckAnswer(byte[] encoded, int statusCode, AllowFit fit)
     {
         _encoded = encoded;
         StatusCode = statusCode;
+        Fit = fit;
     }
 
     /// <summary>An answer holding only the encoding of <paramref name="message"/>, sized exactly; the message can go.</summary>
     public static CheckAnswer Encode(CheckResponse message)
     {
         ArgumentNullException.ThrowIfNull(message);
-        return new CheckAnswer(message.ToByteArray(), message.Status?.Code ?? 0);
+        return EncodeKept(message, default);
     }
+
+    internal static CheckAnswer EncodeKept(CheckResponse message, AllowFit fit) => new(message.ToByteArray(), message.Status?.Code ?? 0, fit);
+
+    /// <summary>For a kept allow, what it was built for (see <see cref="AllowResponses"/>); in the answer, not beside it, to keep one object less per cached token.</summary>
+    internal AllowFit Fit { get; }
 
     /// <summary>The <c>google.rpc.Status</c> code of the response: 0 is an allow (a response without a status too).</summary>
     public int StatusCode { get; }

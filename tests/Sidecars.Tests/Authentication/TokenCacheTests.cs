@@ -35,6 +35,56 @@ public sealed class TokenCacheTests
     }
 
     [Fact]
+    public void Only_the_very_same_token_text_hits()
+    {
+        var cache = new TokenCache(100, new FakeTimeProvider(Now));
+        var token = Rs256();
+        var (validated, keys) = Validated(token);
+        cache.Add(token, Corp, validated, validated.Expires!.Value);
+
+        // Keyed by a hash of the whole text, not the text: every character still counts, and the length too.
+        var chars = token.ToCharArray();
+        for (var i = 0; i < chars.Length; i += 37)
+        {
+            var original = chars[i];
+            chars[i] = original == 'A' ? 'B' : 'A';
+            Assert.False(cache.TryGet(chars, Corp, keys, out _), $"a token differing at {i} hit");
+            chars[i] = original;
+        }
+
+        Assert.False(cache.TryGet(token.AsSpan(0, token.Length - 1), Corp, keys, out _));
+        Assert.False(cache.TryGet(token.AsSpan(0, token.LastIndexOf('.')), Corp, keys, out _));
+        Assert.False(cache.TryGet(token + "A", Corp, keys, out _));
+        Assert.False(cache.TryGet(" " + token, Corp, keys, out _));
+        Assert.True(cache.TryGet(new string(chars), Corp, keys, out var hit));
+        Assert.Same(validated, hit);
+    }
+
+    [Fact]
+    public void A_token_with_characters_beyond_ascii_is_neither_cached_nor_found()
+    {
+        var cache = new TokenCache(100, new FakeTimeProvider(Now));
+        var (validated, keys) = Validated(Rs256());
+
+        // Narrowing é to one byte would make two texts one (Encoding.ASCII would send it to "?"): never a compact JWS, so never cached.
+        cache.Add("abc\u00e9", Corp, validated, Now.AddHours(1));
+        Assert.Equal(0, cache.Count);
+        Assert.False(cache.TryGet("abc\u00e9", Corp, keys, out _));
+        Assert.False(cache.TryGet("abc?", Corp, keys, out _));
+    }
+
+    [Fact]
+    public void A_token_longer_than_the_stack_buffer_is_hashed_all_the_same()
+    {
+        var cache = new TokenCache(100, new FakeTimeProvider(Now));
+        var (validated, keys) = Validated(Rs256());
+        var text = new string('a', 10_000);
+        cache.Add(text, Corp, validated, Now.AddHours(1));
+        Assert.True(cache.TryGet(text, Corp, keys, out _));
+        Assert.False(cache.TryGet(text[..^1] + "b", Corp, keys, out _));
+    }
+
+    [Fact]
     public void A_key_removed_from_the_key_set_revokes_its_cached_tokens()
     {
         var cache = new TokenCache(100, new FakeTimeProvider(Now));

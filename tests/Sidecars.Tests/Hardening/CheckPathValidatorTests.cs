@@ -222,7 +222,9 @@ public sealed class CheckPathValidatorTests
                 Assert.True(ok ? validated is not null : failure.Kind != JwtFailureKind.None);
                 if (ok)
                 {
-                    _ = validated!.Scopes;
+                    var scopes = validated!.Scopes;
+                    Assert.All(scopes, scope => Assert.True(validated.HasScope(scope)));
+                    Assert.False(validated.HasScope("not-granted-" + i));
                     _ = validated.Subject;
                 }
             }

@@ -20,7 +20,14 @@ public sealed record ProviderPolicy(
     bool Forward,
     string? ForwardPayloadHeader,
     IReadOnlyList<ClaimHeader> ClaimToHeaders,
-    IReadOnlyList<string>? Audiences = null);
+    IReadOnlyList<string>? Audiences = null)
+{
+    /// <summary>With <c>forward: false</c>, the header locations stripped from an allowed request; shared by every token's upstream headers.</summary>
+    internal string[]? TokenHeaderNames => Forward ? null : field ??= [.. Provider.Locations.Where(l => l.Kind == TokenLocationKind.Header).Select(l => l.Name)];
+
+    /// <summary>With <c>forward: false</c>, the query parameter locations stripped from an allowed request.</summary>
+    internal string[]? TokenParameterNames => Forward ? null : field ??= [.. Provider.Locations.Where(l => l.Kind == TokenLocationKind.QueryParameter).Select(l => l.Name)];
+}
 
 /// <summary>The authorization part of a snapshot: providers by name, routes in evaluation order, and the default.</summary>
 public sealed record AuthPolicy(IReadOnlyDictionary<string, ProviderPolicy> Providers, IReadOnlyList<AuthRoute> Routes, bool DefaultAllow)
