@@ -22,7 +22,7 @@ public static class LoadRunner
         var connections = new Connection[spec.Connections];
         for (var i = 0; i < connections.Length; i++)
         {
-            connections[i] = Connection.Open(spec.Endpoint);
+            connections[i] = Connection.Open(spec.Endpoint, spec.Client);
         }
 
         try
