@@ -59,16 +59,10 @@ internal sealed partial class H2Connection
                     (start, end) = (0, end - start);
                 }
 
-                // One flush for whatever this read produced: ACKs, window updates, calls its answers started.
-                bool flush;
+                // One wake-up for whatever this read produced: ACKs, window updates, calls its answers started.
                 lock (_gate)
                 {
-                    flush = ClaimFlushLocked();
-                }
-
-                if (flush)
-                {
-                    ThreadPool.UnsafeQueueUserWorkItem(_flushOnPool, null);
+                    WakeWriterLocked();
                 }
             }
         }
