@@ -27,8 +27,8 @@ static int Usage(int code = 2)
           sidecars-load prepare --out DIR
           sidecars-load run --scenario S --endpoint http://127.0.0.1:P|unix:/x.sock --config DIR [--target LABEL]
                             [--mode open|closed] [--rate R] [--duration 10s] [--warmup 2s] [--connections 4]
-                            [--concurrency 64] [--out FILE.json]
-          sidecars-load compare [--quick|--ci] [--jit] [--scenarios a,b] [--config DIR] [--out artifacts/load] [--sidecars PATH] [--sidecars-jit PATH.dll] [--floor PATH]
+                            [--concurrency 64] [--client h2|grpc] [--out FILE.json]
+          sidecars-load compare [--quick|--ci] [--jit] [--scenarios a,b] [--config DIR] [--client h2|grpc] [--out artifacts/load] [--sidecars PATH] [--sidecars-jit PATH.dll] [--floor PATH]
           sidecars-load report [--in artifacts/load]
           sidecars-load soak [--minutes 10] [--rate R] [--scenario check-cached] [--sidecars PATH] [--out artifacts/load] [--config DIR]
           sidecars-load probe --scenario S --endpoint E --config DIR   (the answer's frame size for the h2load body)

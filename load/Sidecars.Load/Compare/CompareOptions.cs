@@ -1,4 +1,5 @@
 using System.Globalization;
+using Sidecars.Load.Model;
 
 namespace Sidecars.Load.Compare;
 
@@ -13,6 +14,9 @@ public sealed record CompareOptions
     public string? Floor { get; init; }
     public string Budgets { get; init; } = "load/budgets.yaml";
     public string? Config { get; init; }
+
+    /// <summary>--client grpc|h2: the generator's transport for every run (the raw HTTP/2 client unless told).</summary>
+    public ClientKind Client { get; init; } = ClientKind.H2;
 
     /// <summary>--scenarios a,b: run only these (to reproduce one figure); else the profile's list.</summary>
     public IReadOnlyList<string>? Only { get; init; }
@@ -68,6 +72,7 @@ public sealed record CompareOptions
                 "--floor" => options with { Floor = Value() },
                 "--budgets" => options with { Budgets = Value() },
                 "--config" => options with { Config = Value() },
+                "--client" => options with { Client = Value() switch { "h2" => ClientKind.H2, "grpc" => ClientKind.Grpc, var c => throw new ArgumentException($"compare: --client '{c}' is neither h2 nor grpc") } },
                 "--scenarios" => options with { Only = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
                 _ => throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"compare: unknown option '{args[i]}'")),
             };

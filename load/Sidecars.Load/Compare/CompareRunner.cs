@@ -262,7 +262,7 @@ public sealed class CompareRunner(CompareOptions options, Budgets budgets, strin
 
         async Task<bool> CapStepAsync(double rate)
         {
-            var spec = new RunSpec("check-cached", "floor", floorServer.Endpoint, LoopMode.Open, rate, options.CapStep, TimeSpan.FromSeconds(0.5));
+            var spec = new RunSpec("check-cached", "floor", floorServer.Endpoint, LoopMode.Open, rate, options.CapStep, TimeSpan.FromSeconds(0.5)) { Client = options.Client };
             var run = await LoadRunner.RunAsync(spec, config, ct).ConfigureAwait(false);
             run.Notes["role"] = "cap";
             _runs.Add(run);
@@ -289,14 +289,14 @@ public sealed class CompareRunner(CompareOptions options, Budgets budgets, strin
     /// <summary>One closed-loop pass over the token pool, not recorded; says how much of the pool it covered.</summary>
     private async Task PrimeAsync(string scenario, string label, ServerProcess server, PreparedConfig config, CancellationToken ct)
     {
-        var spec = new RunSpec(scenario, label, server.Endpoint, LoopMode.Closed, 0, options.PrimeDuration, TimeSpan.Zero, Concurrency: 32);
+        var spec = new RunSpec(scenario, label, server.Endpoint, LoopMode.Closed, 0, options.PrimeDuration, TimeSpan.Zero, Concurrency: 32, Client: options.Client);
         var run = await LoadRunner.RunAsync(spec, config, ct).ConfigureAwait(false);
         Say(string.Create(CultureInfo.InvariantCulture, $"primed {scenario} {label}: {run.Sent} calls over {PreparedConfig.Users} users' tokens ({run.Errors} errors){(run.Sent < PreparedConfig.Users ? " — NOT the whole pool" : "")}"));
     }
 
     private async Task<RunResult> OpenLoopAsync(string scenario, string label, ServerProcess server, double rate, PreparedConfig config, CancellationToken ct, TimeSpan? duration = null, string role = "judged")
     {
-        var spec = new RunSpec(scenario, label, server.Endpoint, LoopMode.Open, rate, duration ?? options.OpenDuration, options.OpenWarmup);
+        var spec = new RunSpec(scenario, label, server.Endpoint, LoopMode.Open, rate, duration ?? options.OpenDuration, options.OpenWarmup, Client: options.Client);
         var before = await server.SampleAsync(_clock.Elapsed).ConfigureAwait(false);
         var run = await LoadRunner.RunAsync(spec, config, ct).ConfigureAwait(false);
         run.ServerBefore = before;

@@ -1,16 +1,15 @@
-using System.Net.Sockets;
-using Envoy.Service.Ratelimit.V3;
 using Grpc.Core;
-using Grpc.Net.Client;
-using AuthorizationClient = Envoy.Service.Auth.V3.Authorization.AuthorizationClient;
+using Sidecars.Load.Generator.Http2;
+using Sidecars.Load.Model;
 
 namespace Sidecars.Load.Generator;
 
 /// <summary>
-/// One HTTP/2 connection: its own channel and handler, with EnableMultipleHttp2Connections off so the calls
-/// given to it stay on it (as Envoy's few long-lived connections to a cluster do).
+/// One HTTP/2 connection the generator sends unary calls on, as their encoded bytes. Two transports: the raw HTTP/2
+/// client of <see cref="Http2"/> (the default: a fraction of Grpc.Net.Client's CPU per call, so the generator keeps its
+/// schedule while it shares the cores with the server it measures) and Grpc.Net.Client (<c>--client grpc</c>).
 /// </summary>
-public sealed class Connection : IDisposable
+public abstract class Connection : IDisposable
 {
     private static readonly Marshaller<byte[]> Bytes = Marshallers.Create(static b => b, static b => b);
 
@@ -19,25 +18,18 @@ public sealed class Connection : IDisposable
 
     internal static readonly Method<byte[], byte[]> RawShouldRateLimit = new(MethodType.Unary, "envoy.service.ratelimit.v3.RateLimitService", "ShouldRateLimit", Bytes, Bytes);
 
-    private readonly GrpcChannel _channel;
-    private readonly CallInvoker _invoker;
+    /// <summary>A unary call of <paramref name="method"/> (its FullName is the HTTP/2 :path) with a raw-bytes request.</summary>
+    /// <exception cref="RpcException">(from the task) the server answered a gRPC status other than OK, or the transport failed.</exception>
+    internal abstract Task<byte[]> CallAsync(Method<byte[], byte[]> method, byte[] request);
 
-    private Connection(GrpcChannel channel)
+    /// <summary><paramref name="endpoint"/>: http://HOST:PORT or unix:/path.sock.</summary>
+    public static Connection Open(string endpoint, ClientKind client = ClientKind.H2) => client switch
     {
-        _channel = channel;
-        _invoker = channel.CreateCallInvoker();
-        Authorization = new AuthorizationClient(channel);
-        RateLimit = new RateLimitService.RateLimitServiceClient(channel);
-    }
+        ClientKind.Grpc => GrpcNetConnection.Open(endpoint),
+        _ => H2Connection.Open(endpoint),
+    };
 
-    public AuthorizationClient Authorization { get; }
-
-    public RateLimitService.RateLimitServiceClient RateLimit { get; }
-
-    internal CallInvoker Invoker => _invoker;
-
-    internal Task<byte[]> CallAsync(Method<byte[], byte[]> method, byte[] request) =>
-        _invoker.AsyncUnaryCall(method, null, default, request).ResponseAsync;
+    internal static Method<byte[], byte[]> Raw(string service, string name) => new(MethodType.Unary, service, name, Bytes, Bytes);
 
     internal static byte[][] Encode<T>(T[] messages)
         where T : Google.Protobuf.IMessage
@@ -51,45 +43,11 @@ public sealed class Connection : IDisposable
         return encoded;
     }
 
-    /// <summary><paramref name="endpoint"/>: http://HOST:PORT or unix:/path.sock.</summary>
-    public static Connection Open(string endpoint)
+    public void Dispose()
     {
-        var handler = new SocketsHttpHandler
-        {
-            EnableMultipleHttp2Connections = false,
-            PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
-            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
-            ConnectTimeout = TimeSpan.FromSeconds(5),
-        };
-        var address = endpoint;
-        if (endpoint.StartsWith("unix:", StringComparison.Ordinal))
-        {
-            var path = endpoint["unix:".Length..];
-            handler.ConnectCallback = async (_, ct) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                try
-                {
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), ct).ConfigureAwait(false);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            };
-            address = "http://localhost";
-        }
-
-        var channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions
-        {
-            HttpHandler = handler,
-            DisposeHttpClient = true,
-            MaxReceiveMessageSize = 4 * 1024 * 1024,
-        });
-        return new Connection(channel);
+        Dispose(true);
+        GC.SuppressFinalize(this);
     }
 
-    public void Dispose() => _channel.Dispose();
+    protected abstract void Dispose(bool disposing);
 }

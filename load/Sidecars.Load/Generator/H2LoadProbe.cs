@@ -11,8 +11,6 @@ namespace Sidecars.Load.Generator;
 /// </summary>
 public static class H2LoadProbe
 {
-    private static readonly Marshaller<byte[]> Raw = Marshallers.Create(static b => b, static b => b);
-
     /// <summary>5 + the response message's length, for the body of <paramref name="scenario"/> sent to <paramref name="endpoint"/>.</summary>
     /// <exception cref="RpcException">The server answered with a gRPC error.</exception>
     public static async Task<int> ResponseFrameBytesAsync(string endpoint, PreparedConfig config, string scenario, CancellationToken ct)
@@ -21,8 +19,8 @@ public static class H2LoadProbe
             ?? throw new InvalidOperationException($"{config.H2LoadExpect(scenario)} is empty");
         var frame = await File.ReadAllBytesAsync(config.H2LoadBody(scenario), ct).ConfigureAwait(false);
         var parts = expect.Path.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        var method = new Method<byte[], byte[]>(MethodType.Unary, parts[0], parts[1], Raw, Raw);
-        using var connection = Connection.Open(endpoint);
+        var method = Connection.Raw(parts[0], parts[1]);
+        using var connection = GrpcNetConnection.Open(endpoint);
         var response = await connection.Invoker.AsyncUnaryCall(method, null, new CallOptions(cancellationToken: ct), frame[5..]).ResponseAsync.ConfigureAwait(false);
         return 5 + response.Length;
     }

@@ -22,12 +22,18 @@ public static class LoadRunner
         var connections = new Connection[spec.Connections];
         for (var i = 0; i < connections.Length; i++)
         {
-            connections[i] = Connection.Open(spec.Endpoint);
+            connections[i] = Connection.Open(spec.Endpoint, spec.Client);
         }
 
         try
         {
             var notes = new Dictionary<string, string>();
+            if (spec.Client == ClientKind.Grpc)
+            {
+                // Not the default transport: its CPU per call sets a lower rate the generator can keep.
+                notes["client"] = "grpc (Grpc.Net.Client)";
+            }
+
             await OpenConnectionsAsync(scenario, connections, notes, ct).ConfigureAwait(false);
             var floor = spec.Target.StartsWith("floor", StringComparison.OrdinalIgnoreCase);
             var calls = new CallRunner(scenario, connections, new RunRecorder(), floor);

@@ -90,7 +90,8 @@ internal static class RunCommand
             Duration(Get("duration", "10s"), "duration"),
             Duration(Get("warmup", "2s"), "warmup"),
             (int)Number(Get("connections", "4"), "connections"),
-            (int)Number(Get("concurrency", "64"), "concurrency"));
+            (int)Number(Get("concurrency", "64"), "concurrency"),
+            Client(Get("client", "h2")));
         var output = values.Remove("out", out var o) ? o : null;
         if (values.Count > 0)
         {
@@ -99,6 +100,14 @@ internal static class RunCommand
 
         return (spec, config, output);
     }
+
+    /// <summary>--client h2 (the raw HTTP/2 transport, default) or grpc (Grpc.Net.Client).</summary>
+    internal static ClientKind Client(string text) => text switch
+    {
+        "h2" => ClientKind.H2,
+        "grpc" => ClientKind.Grpc,
+        _ => throw new FormatException($"--client '{text}' is neither h2 nor grpc"),
+    };
 
     private static double Number(string text, string name) =>
         double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : throw new FormatException($"--{name} '{text}' is not a number");

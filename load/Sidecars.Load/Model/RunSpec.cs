@@ -10,6 +10,16 @@ public enum LoopMode
     Closed,
 }
 
+/// <summary>The generator's HTTP/2 client: the raw transport (default) or Grpc.Net.Client.</summary>
+public enum ClientKind
+{
+    /// <summary>The load tool's own HTTP/2 client (Generator/Http2): little CPU per call.</summary>
+    H2,
+
+    /// <summary>Grpc.Net.Client over SocketsHttpHandler: about 250 µs of CPU per call on a 2-core VM.</summary>
+    Grpc,
+}
+
 /// <summary>One measured run of one scenario against one server.</summary>
 /// <param name="Scenario">A scenario name: check-cached, check-cold, check-deny, rls-memory-1, rls-memory-3, rls-redis-1, rls-redis-3, mixed.</param>
 /// <param name="Target">What is measured: "floor" or "sidecars" (a label, also "sidecars-jit").</param>
@@ -17,6 +27,7 @@ public enum LoopMode
 /// <param name="Rate">Open loop: calls per second. Closed loop: ignored.</param>
 /// <param name="Concurrency">Closed loop: calls in flight. Open loop: ignored.</param>
 /// <param name="Connections">HTTP/2 connections the calls are spread over.</param>
+/// <param name="Client">The transport the generator calls with.</param>
 public sealed record RunSpec(
     string Scenario,
     string Target,
@@ -26,4 +37,5 @@ public sealed record RunSpec(
     TimeSpan Duration,
     TimeSpan Warmup,
     int Connections = 4,
-    int Concurrency = 64);
+    int Concurrency = 64,
+    ClientKind Client = ClientKind.H2);

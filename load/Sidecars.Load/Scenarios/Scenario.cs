@@ -18,7 +18,7 @@ public enum Outcome
 
 /// <summary>
 /// One scenario: the request of call number <c>index</c> and the answer it expects. Requests are built once (at
-/// construction) and reused, so a call allocates only what Grpc.Net.Client does.
+/// construction) and reused, so a call allocates only what its transport does.
 /// </summary>
 public abstract class Scenario(string name)
 {
