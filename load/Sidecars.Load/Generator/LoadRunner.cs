@@ -37,9 +37,23 @@ public static class LoadRunner
             await OpenConnectionsAsync(scenario, connections, notes, ct).ConfigureAwait(false);
             var floor = spec.Target.StartsWith("floor", StringComparison.OrdinalIgnoreCase);
             var calls = new CallRunner(scenario, connections, new RunRecorder(), floor);
-            var result = spec.Mode == LoopMode.Open
-                ? await OpenLoop.RunAsync(spec, calls, notes, ct).ConfigureAwait(false)
-                : await ClosedLoop.RunAsync(spec, calls, notes, ct).ConfigureAwait(false);
+            RunResult result;
+            using (var gc = GeneratorGc.Quiet())
+            {
+                var gcBefore = GC.CollectionCount(0);
+                result = spec.Mode == LoopMode.Open
+                    ? await OpenLoop.RunAsync(spec, calls, notes, ct).ConfigureAwait(false)
+                    : await ClosedLoop.RunAsync(spec, calls, notes, ct).ConfigureAwait(false);
+                var collections = GC.CollectionCount(0) - gcBefore;
+                if (gc.Refused is { } why)
+                {
+                    result.Notes["generator_gc"] = $"{why}; the generator collected {collections} times during the run";
+                }
+                else if (collections > 0)
+                {
+                    result.Notes["generator_gc"] = $"the generator's no-GC region ran out: it collected {collections} times during the run";
+                }
+            }
             if (spec.Scenario == "check-cold" && calls.Started > PreparedConfig.ColdTokens)
             {
                 notes["cold_pool"] = $"{calls.Started} calls went round the {PreparedConfig.ColdTokens}-token pool: after the first pass a token may be in the server's cache";
