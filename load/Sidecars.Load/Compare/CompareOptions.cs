@@ -38,9 +38,12 @@ public sealed record CompareOptions
     /// <summary>Rounds per scenario, each a floor and a sidecars run back to back; the verdict takes the median ratio.</summary>
     public int H2LoadRounds => Profile switch { "ci" => 1, "quick" => 3, _ => 5 };
 
-    public TimeSpan OpenDuration => Profile switch { "ci" => TimeSpan.FromSeconds(2), "quick" => TimeSpan.FromSeconds(5), _ => TimeSpan.FromSeconds(15) };
+    public TimeSpan OpenDuration => Profile switch { "ci" => TimeSpan.FromSeconds(2), "quick" => TimeSpan.FromSeconds(3), _ => TimeSpan.FromSeconds(8) };
 
-    public TimeSpan OpenWarmup => Profile switch { "ci" => TimeSpan.FromSeconds(0.5), "quick" => TimeSpan.FromSeconds(1), _ => TimeSpan.FromSeconds(2) };
+    public TimeSpan OpenWarmup => Profile switch { "ci" => TimeSpan.FromSeconds(0.5), "quick" => TimeSpan.FromSeconds(0.5), _ => TimeSpan.FromSeconds(1) };
+
+    /// <summary>Open-loop rounds per scenario and target, alternating; each target is judged on its median round.</summary>
+    public int OpenRounds => Profile switch { "ci" => 1, _ => 3 };
 
     /// <summary>The unmeasured closed-loop pass that puts every user's token in the cache before check-cached is timed.</summary>
     public TimeSpan PrimeDuration => Profile switch { "ci" => TimeSpan.FromSeconds(1), _ => TimeSpan.FromSeconds(5) };

@@ -41,7 +41,12 @@ public sealed class ScenarioReport
     public Figures? Sidecars { get; set; }
     public Figures? Floor { get; set; }
     public Ratios? Ratios { get; set; }
+
+    /// <summary>Each open-loop round's p99 and p99.9 of both targets; the figures above are each target's median round.</summary>
+    public List<OpenRound> OpenRounds { get; set; } = [];
 }
+
+public sealed record OpenRound(double SidecarsP99, double FloorP99, double SidecarsP999, double FloorP999, bool FellBehind);
 
 /// <summary>
 /// h2load's req/s for each target (the median of its rounds), the ratio (the median of the rounds' own ratios, each

@@ -178,6 +178,17 @@
     table(root, 'rounds', ['scenario', 'round', 'order', 'sidecars req/s', 'floor req/s', 'ratio'], rounds);
   }
 
+  var openRounds = [];
+  data.scenarios.forEach(function (s) {
+    (s.open_rounds || []).forEach(function (r, i) {
+      openRounds.push([s.scenario, i + 1, fmt(r.sidecars_p99, 3), fmt(r.floor_p99, 3), fmt(r.sidecars_p999, 3), fmt(r.floor_p999, 3), r.fell_behind ? 'generator fell behind' : '']);
+    });
+  });
+  if (openRounds.length) {
+    html('h2', {}, root, 'Open-loop rounds (each target judged on its median round by p99)');
+    table(root, 'open-rounds', ['scenario', 'round', 'sidecars p99', 'floor p99', 'sidecars p99.9', 'floor p99.9', 'note'], openRounds);
+  }
+
   html('h2', {}, root, 'Throughput, errors, startup, memory');
   var row = html('div', { 'class': 'row' }, root);
   barChart(row, 'Max throughput (h2load, closed loop), req/s', 'throughput', data.scenarios.filter(function (s) { return s.max_throughput; }).map(function (s) {
