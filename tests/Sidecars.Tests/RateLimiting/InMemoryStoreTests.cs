@@ -93,6 +93,29 @@ public sealed class InMemoryStoreTests
     }
 
     [Fact]
+    public void A_key_in_use_survives_the_sweep_though_its_bucket_refills_at_once()
+    {
+        // 100 per second: one hit is refilled after 10 ms, so at the sweep (60 s) both buckets are full again. The
+        // one hit 3 s before the sweep is in use and stays; the one idle since 0 s goes; at the next sweep both are gone.
+        const string perSecond = """
+            domain: d
+            descriptors:
+              - key: k
+                rate_limit: { unit: second, requests_per_unit: 100 }
+            """;
+        using var engine = new TestEngine(perSecond, storeOptions: new InMemoryStoreOptions { MaxKeys = 10, SweepInterval = TimeSpan.FromMinutes(1) });
+        engine.Hit("d", "k", "busy");
+        engine.Hit("d", "k", "quiet");
+        engine.Time.Advance(TimeSpan.FromSeconds(57));
+        engine.Hit("d", "k", "busy");
+        Assert.Equal(2, engine.Store.Count);
+        engine.Time.Advance(TimeSpan.FromSeconds(3));
+        Assert.Equal(1, engine.Store.Count);
+        engine.Time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(0, engine.Store.Count);
+    }
+
+    [Fact]
     public void A_full_store_sweeps_idle_keys_to_admit_new_ones()
     {
         using var engine = new TestEngine(PerKey, storeOptions: new InMemoryStoreOptions { MaxKeys = 5, SweepInterval = TimeSpan.FromDays(1) });
