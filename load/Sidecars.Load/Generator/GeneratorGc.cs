@@ -50,7 +50,14 @@ internal sealed class GeneratorGc : IDisposable
     {
         if (Held)
         {
-            GC.EndNoGCRegion();
+            try
+            {
+                GC.EndNoGCRegion();
+            }
+            catch (InvalidOperationException)
+            {
+                // A collection ended the region between the check and here (another thread allocated past it).
+            }
         }
     }
 }
