@@ -32,13 +32,13 @@ public sealed record CompareOptions
     {
         "ci" => new(1, 4, TimeSpan.FromSeconds(1), TimeSpan.Zero),
         "quick" => new(4, 32, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(0.5)),
-        _ => new(4, 32, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(1)),
+        _ => new(4, 32, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(1)),
     };
 
     /// <summary>Rounds per scenario, each a floor and a sidecars run back to back; the verdict takes the median ratio.</summary>
-    public int H2LoadRounds => Profile switch { "ci" => 1, "quick" => 3, _ => 5 };
+    public int H2LoadRounds => Profile switch { "ci" => 1, "quick" => 3, _ => 4 };
 
-    public TimeSpan OpenDuration => Profile switch { "ci" => TimeSpan.FromSeconds(2), "quick" => TimeSpan.FromSeconds(3), _ => TimeSpan.FromSeconds(8) };
+    public TimeSpan OpenDuration => Profile switch { "ci" => TimeSpan.FromSeconds(2), "quick" => TimeSpan.FromSeconds(3), _ => TimeSpan.FromSeconds(6) };
 
     public TimeSpan OpenWarmup => Profile switch { "ci" => TimeSpan.FromSeconds(0.5), "quick" => TimeSpan.FromSeconds(0.5), _ => TimeSpan.FromSeconds(1) };
 
