@@ -19,7 +19,15 @@ public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHea
     // Not UNKNOWN, which says "bug"; behind failure_mode_deny: false every status lets the request through.
     private static readonly Status UnreadableStatus = new(StatusCode.InvalidArgument, "malformed request: not a RateLimitRequest protobuf message");
 
-    public override Task<RateLimitResponse> ShouldRateLimit(RateLimitRequest request, ServerCallContext context)
+    /// <summary>The generated service's method (in-process callers and tests); the server binds <see cref="Answer"/>.</summary>
+    public override async Task<RateLimitResponse> ShouldRateLimit(RateLimitRequest request, ServerCallContext context) =>
+        (await Answer(request, context.CancellationToken).ConfigureAwait(false)).ToMessage();
+
+    /// <summary>
+    /// The server's entry: the decision's answer, encoded straight from the outcomes unless it adds headers
+    /// (see <see cref="RateLimitAnswer"/>). Throws <see cref="RpcException"/> for a request it refuses.
+    /// </summary>
+    public Task<RateLimitAnswer> Answer(RateLimitRequest request, CancellationToken cancellationToken)
     {
         if (ReferenceEquals(request, Wire.EnvoyWire.UnreadableRateLimitRequest))
         {
@@ -32,10 +40,10 @@ public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHea
         try
         {
             Map(request, query);
-            var pending = engine.DecideAsync(query, context.CancellationToken);
+            var pending = engine.DecideAsync(query, cancellationToken);
             if (pending.IsCompletedSuccessfully)
             {
-                return Task.FromResult(BuildResponse(query));
+                return Task.FromResult(BuildAnswer(query));
             }
 
             // A shared store answers later: the query goes back to the pool when that answer is built.
@@ -55,12 +63,12 @@ public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHea
         }
     }
 
-    private async Task<RateLimitResponse> Finish(ValueTask<RateLimitCode> pending, RateLimitQuery query)
+    private async Task<RateLimitAnswer> Finish(ValueTask<RateLimitCode> pending, RateLimitQuery query)
     {
         try
         {
             await pending.ConfigureAwait(false);
-            return BuildResponse(query);
+            return BuildAnswer(query);
         }
         catch (RateLimitRequestException e)
         {
@@ -131,6 +139,36 @@ public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHea
         }
     }
 
+    /// <summary>Encoded unless the answer adds response headers, which stay on the message path (they are opt-in).</summary>
+    internal RateLimitAnswer BuildAnswer(RateLimitQuery query) =>
+        AddsHeaders(query)
+            ? new RateLimitAnswer(BuildResponse(query))
+            : new RateLimitAnswer(RateLimitAnswerEncoder.Encode(query), (Code)query.OverallCode);
+
+    private bool AddsHeaders(RateLimitQuery query)
+    {
+        if (query.BackendUnavailable && headers.Backend)
+        {
+            return true;
+        }
+
+        if (!headers.Enabled && !headers.Draft)
+        {
+            return false;
+        }
+
+        var outcomes = query.Outcomes;
+        for (var i = 0; i < outcomes.Length; i++)
+        {
+            if (outcomes[i].Limit is not null)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     internal RateLimitResponse BuildResponse(RateLimitQuery query)
     {
         var response = new RateLimitResponse { OverallCode = (Code)query.OverallCode };
@@ -176,22 +214,31 @@ public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHea
     /// The limit as Envoy reads it, built once per compiled limit and shared by every response that reports it
     /// (serialising a message only reads it: Google.Protobuf caches no size, grpc-dotnet mutates no response).
     /// </summary>
-    private static RateLimitResponse.Types.RateLimit CurrentLimit(CompiledLimit limit)
+    private static RateLimitResponse.Types.RateLimit CurrentLimit(CompiledLimit limit) => Reported(limit).Message;
+
+    /// <summary>The limit as Envoy reads it, encoded (the body of a DescriptorStatus's current_limit).</summary>
+    internal static byte[] CurrentLimitBytes(CompiledLimit limit) => Reported(limit).Encoded;
+
+    private static ReportedLimit Reported(CompiledLimit limit)
     {
-        if (limit.AdapterState is RateLimitResponse.Types.RateLimit built)
+        if (limit.AdapterState is ReportedLimit built)
         {
             return built;
         }
 
-        built = new RateLimitResponse.Types.RateLimit
+        var message = new RateLimitResponse.Types.RateLimit
         {
             RequestsPerUnit = limit.RequestsPerUnit,
             Unit = (RateLimitResponse.Types.RateLimit.Types.Unit)(int)limit.Unit,
             Name = limit.Name ?? string.Empty,
         };
+        built = new ReportedLimit(message, Google.Protobuf.MessageExtensions.ToByteArray(message));
         limit.AdapterState = built;
         return built;
     }
+
+    /// <summary>Both forms of one compiled limit's current_limit, built once; immutable.</summary>
+    private sealed record ReportedLimit(RateLimitResponse.Types.RateLimit Message, byte[] Encoded);
 
     private void AddHeaders(RateLimitResponse response, in DescriptorOutcome outcome)
     {

@@ -5,6 +5,7 @@ using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Grpc.Core;
 using Sidecars.Envoy.Authorization;
+using Sidecars.Envoy.RateLimiting;
 using AuthorizationService = Envoy.Service.Auth.V3.Authorization;
 
 namespace Sidecars.Envoy.Wire;
@@ -30,9 +31,10 @@ public static class EnvoyWire
         AuthorizationService.Descriptor, "Check", LenientMarshaller.Create(CheckRequest.Parser, CheckRequest.Descriptor, UnreadableCheckRequest),
         Marshallers.Create<CheckAnswer>(WriteCheckAnswer, context => new CheckAnswer(CheckResponse.Parser.ParseFrom(context.PayloadAsReadOnlySequence()))));
 
-    public static readonly Method<RateLimitRequest, RateLimitResponse> ShouldRateLimit = Unary(
+    /// <summary>ShouldRateLimit on the wire; answers with a <see cref="RateLimitAnswer"/>, usually encoded bytes.</summary>
+    public static readonly Method<RateLimitRequest, RateLimitAnswer> ShouldRateLimit = Unary(
         RateLimitService.Descriptor, "ShouldRateLimit", LenientMarshaller.Create(RateLimitRequest.Parser, RateLimitRequest.Descriptor, UnreadableRateLimitRequest),
-        Marshallers.Create<RateLimitResponse>(LenientMarshaller.Serialize, context => RateLimitResponse.Parser.ParseFrom(context.PayloadAsReadOnlySequence())));
+        Marshallers.Create<RateLimitAnswer>(WriteRateLimitAnswer, context => new RateLimitAnswer(RateLimitResponse.Parser.ParseFrom(context.PayloadAsReadOnlySequence()))));
 
     /// <summary>Reads a CheckRequest as the server does (tests and fuzz harnesses call this directly).</summary>
     public static CheckRequest ReadCheckRequest(ReadOnlyMemory<byte> bytes) =>
@@ -48,6 +50,20 @@ public static class EnvoyWire
     /// pipe itself (no intermediate buffer unless the call is compressed).
     /// </summary>
     private static void WriteCheckAnswer(CheckAnswer answer, SerializationContext context)
+    {
+        if (answer.Message is { } message)
+        {
+            LenientMarshaller.Serialize(message, context);
+            return;
+        }
+
+        var encoded = answer.Encoded;
+        context.SetPayloadLength(encoded.Length);
+        context.GetBufferWriter().Write(encoded);
+        context.Complete();
+    }
+
+    private static void WriteRateLimitAnswer(RateLimitAnswer answer, SerializationContext context)
     {
         if (answer.Message is { } message)
         {

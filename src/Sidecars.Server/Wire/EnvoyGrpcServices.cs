@@ -35,9 +35,9 @@ internal sealed class EnvoyGrpcServices(AuthorizationServiceAdapter authorizatio
         return CountCheckAsync(answer);
     }
 
-    public Task<RateLimitResponse> ShouldRateLimit(RateLimitRequest request, ServerCallContext context)
+    public Task<RateLimitAnswer> ShouldRateLimit(RateLimitRequest request, ServerCallContext context)
     {
-        var answer = rateLimit.ShouldRateLimit(request, context);
+        var answer = rateLimit.Answer(request, context.CancellationToken);
         if (answer.IsCompletedSuccessfully)
         {
             CountRateLimit(answer.Result);
@@ -49,8 +49,8 @@ internal sealed class EnvoyGrpcServices(AuthorizationServiceAdapter authorizatio
 
     private void CountCheck(CheckAnswer answer) => counters.Check(answer.StatusCode == 0);
 
-    private void CountRateLimit(RateLimitResponse response) =>
-        counters.ShouldRateLimit(response.OverallCode == RateLimitResponse.Types.Code.Ok, response.OverallCode == RateLimitResponse.Types.Code.OverLimit);
+    private void CountRateLimit(RateLimitAnswer answer) =>
+        counters.ShouldRateLimit(answer.OverallCode == RateLimitResponse.Types.Code.Ok, answer.OverallCode == RateLimitResponse.Types.Code.OverLimit);
 
     private async Task<CheckAnswer> CountCheckAsync(Task<CheckAnswer> answer)
     {
@@ -59,7 +59,7 @@ internal sealed class EnvoyGrpcServices(AuthorizationServiceAdapter authorizatio
         return response;
     }
 
-    private async Task<RateLimitResponse> CountRateLimitAsync(Task<RateLimitResponse> answer)
+    private async Task<RateLimitAnswer> CountRateLimitAsync(Task<RateLimitAnswer> answer)
     {
         var response = await answer.ConfigureAwait(false);
         CountRateLimit(response);
