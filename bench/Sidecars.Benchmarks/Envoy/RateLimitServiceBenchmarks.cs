@@ -98,11 +98,12 @@ public class RateLimitServiceBenchmarks
     [Benchmark(Baseline = true, Description = "Core engine only, 3 descriptors")]
     public RateLimitCode CoreThree() => _engine.DecideAsync(_coreQuery).Result;
 
+    // The server's entry: the answer encoded straight from the decision (RateLimitAnswer).
     [Benchmark(Description = "ShouldRateLimit adapter, 1 descriptor")]
-    public RateLimitResponse AdapterOne() => _adapter.ShouldRateLimit(_one, _context).Result;
+    public RateLimitAnswer AdapterOne() => _adapter.Answer(_one, CancellationToken.None).Result;
 
     [Benchmark(Description = "ShouldRateLimit adapter, 3 descriptors")]
-    public RateLimitResponse AdapterThree() => _adapter.ShouldRateLimit(_three, _context).Result;
+    public RateLimitAnswer AdapterThree() => _adapter.Answer(_three, CancellationToken.None).Result;
 
     [Benchmark(Description = "ShouldRateLimit on the wire, 1 descriptor")]
     public int WireOne() => Wire(_oneBytes);
@@ -113,7 +114,7 @@ public class RateLimitServiceBenchmarks
     private int Wire(PayloadReader bytes)
     {
         var request = EnvoyWire.ShouldRateLimit.RequestMarshaller.ContextualDeserializer(bytes);
-        var response = _adapter.ShouldRateLimit(request, _context).Result;
+        var response = _adapter.Answer(request, CancellationToken.None).Result;
         _writer.Reset();
         EnvoyWire.ShouldRateLimit.ResponseMarshaller.ContextualSerializer(response, _writer);
         return _writer.Written;
