@@ -49,31 +49,23 @@ public static class EnvoyWire
     /// length is known up front either way, so Grpc.AspNetCore writes the frame header and hands out the response
     /// pipe itself (no intermediate buffer unless the call is compressed).
     /// </summary>
-    private static void WriteCheckAnswer(CheckAnswer answer, SerializationContext context)
+    private static void WriteCheckAnswer(CheckAnswer answer, SerializationContext context) => WriteAnswer(answer.Message, answer.Encoded, context);
+
+    private static void WriteRateLimitAnswer(RateLimitAnswer answer, SerializationContext context) => WriteAnswer(answer.Message, answer.Encoded, context);
+
+    private static void WriteAnswer(IMessage? message, ReadOnlySpan<byte> encoded, SerializationContext context)
     {
-        if (answer.Message is { } message)
+        if (message is not null)
         {
-            LenientMarshaller.Serialize(message, context);
-            return;
+            context.SetPayloadLength(message.CalculateSize());
+            message.WriteTo(context.GetBufferWriter());
+        }
+        else
+        {
+            context.SetPayloadLength(encoded.Length);
+            context.GetBufferWriter().Write(encoded);
         }
 
-        var encoded = answer.Encoded;
-        context.SetPayloadLength(encoded.Length);
-        context.GetBufferWriter().Write(encoded);
-        context.Complete();
-    }
-
-    private static void WriteRateLimitAnswer(RateLimitAnswer answer, SerializationContext context)
-    {
-        if (answer.Message is { } message)
-        {
-            LenientMarshaller.Serialize(message, context);
-            return;
-        }
-
-        var encoded = answer.Encoded;
-        context.SetPayloadLength(encoded.Length);
-        context.GetBufferWriter().Write(encoded);
         context.Complete();
     }
 
