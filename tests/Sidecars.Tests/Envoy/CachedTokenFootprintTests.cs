@@ -74,19 +74,51 @@ public sealed class CachedTokenFootprintTests(ITestOutputHelper output)
     {
         var tokens = Enumerable.Range(0, Users + 1).Select(UserToken).ToArray();
 
-        // The median of five rounds, each a fresh cache, each begun on a settled heap: the heap is the process's, and
-        // a host another test is still shutting down in the background frees or allocates beside this one.
-        var rounds = new long[5];
-        for (var round = 0; round < rounds.Length; round++)
+        // The heap is the process's: a host another test is still shutting down, or a timer of one, allocates beside
+        // this test and reads as retained. A round counts only if the other threads allocated (almost) nothing while
+        // it ran; the verdict is the median of the clean rounds. Bounded: at most 15 rounds.
+        var clean = new List<long>();
+        var all = new List<long>();
+        for (var attempt = 0; attempt < 15 && clean.Count < 5; attempt++)
         {
-            rounds[round] = RetainedPerToken(tokens);
+            WaitForQuiet();
+            var othersBefore = OthersAllocated();
+            var perRound = RetainedPerToken(tokens);
+            var others = OthersAllocated() - othersBefore;
+            all.Add(perRound);
+            output.WriteLine($"round {attempt}: {perRound} B per token, other threads allocated {others} B meanwhile");
+            if (others < QuietBytes)
+            {
+                clean.Add(perRound);
+            }
         }
 
-        Array.Sort(rounds);
-        var perToken = rounds[rounds.Length / 2];
-        output.WriteLine($"rounds: {string.Join(", ", rounds)}");
-        output.WriteLine($"{perToken} bytes retained per cached token (token text {tokens[0].Length} chars)");
+        // Without three clean rounds the least disturbed one is the nearest to the truth: noise only adds.
+        var rounds = clean.Count >= 3 ? clean : all;
+        rounds.Sort();
+        var perToken = clean.Count >= 3 ? rounds[rounds.Count / 2] : rounds[0];
+        output.WriteLine($"{clean.Count} clean rounds of {all.Count}; {perToken} bytes retained per cached token (token text {tokens[0].Length} chars)");
         Assert.True(perToken <= BudgetBytesPerToken, $"a cached token retains {perToken} bytes; the budget is {BudgetBytesPerToken}");
+    }
+
+    /// <summary>Other threads' allocation that still counts a round as clean: 2 % of what 2,000 tokens at budget retain.</summary>
+    private const long QuietBytes = 64 * 1024;
+
+    /// <summary>Bytes allocated by every thread but this one since the process started.</summary>
+    private static long OthersAllocated() => GC.GetTotalAllocatedBytes(precise: true) - GC.GetAllocatedBytesForCurrentThread();
+
+    /// <summary>Waits (at most 5 s) for a 100 ms window in which no other thread allocated more than the quiet bound.</summary>
+    private static void WaitForQuiet()
+    {
+        for (var i = 0; i < 50; i++)
+        {
+            var before = OthersAllocated();
+            Thread.Sleep(100);
+            if (OthersAllocated() - before < QuietBytes / 4)
+            {
+                return;
+            }
+        }
     }
 
     /// <summary>The live heap once two full collections in a row agree within 64 KB (at most a second of trying).</summary>

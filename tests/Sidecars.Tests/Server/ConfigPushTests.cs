@@ -108,8 +108,20 @@ public sealed partial class ConfigPushTests(ITestOutputHelper output)
         return running.State.LastErrors;
     }
 
-    private static async Task WaitForRestored(Running running, string because) =>
-        Assert.True(await Soon(() => running.State.LastErrors.Count == 0), because + ": restoring the good file did not clear the error");
+    private static async Task WaitForRestored(Running running, string because)
+    {
+        if (await Soon(() => running.State.LastErrors.Count == 0))
+        {
+            return;
+        }
+
+        // Says which of the two it was: the directory still reads as invalid, or the reloader did not run.
+        var diagnostics = new ConfigDiagnostics();
+        var sources = ConfigLoader.ReadDirectory(running.Directory.Path, diagnostics);
+        var compiled = diagnostics.HasErrors ? null : ConfigLoader.Compile(sources, diagnostics);
+        var directory = compiled is null ? "invalid: " + string.Join(" | ", diagnostics.Errors) : "valid (fingerprint " + (compiled.Fingerprint == running.State.Current.Fingerprint ? "same as" : "differs from") + " the active one)";
+        Assert.Fail($"{because}: restoring the good file did not clear the error within 10 s; still recorded: {string.Join(" | ", running.State.LastErrors)}; the directory now reads {directory}");
+    }
 
     /// <summary>Polls the in-process state every 5 ms for at most 10 s: the table is long, so each wait must be short.</summary>
     private static async Task<bool> Soon(Func<bool> condition)
