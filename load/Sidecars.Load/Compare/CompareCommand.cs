@@ -3,7 +3,7 @@ using Sidecars.Load.Report;
 namespace Sidecars.Load.Compare;
 
 /// <summary>
-/// <c>sidecars-load compare [--quick|--ci] [--jit] [--out DIR] [--sidecars PATH] [--sidecars-jit PATH.dll] [--floor PATH] [--budgets FILE]</c>:
+/// <c>sidecars-load compare [--quick|--ci] [--jit] [--out DIR] [--sidecars PATH] [--sidecars-jit PATH.dll] [--floor PATH] [--budgets FILE] [--pin on|off]</c>:
 /// writes DIR/report.json and DIR/report.html and prints the table. Exit 0 when every judged budget passed, 1 when one
 /// failed (not-judged ones do not fail the run; the table says why they were not judged), 2 for a usage error.
 /// </summary>

@@ -15,6 +15,12 @@ public sealed record CompareOptions
     public string Budgets { get; init; } = "load/budgets.yaml";
     public string? Config { get; init; }
 
+    /// <summary>--pin on|off: the load on the first CPU, the servers on the others (<see cref="CpuPlacement"/>); on unless told.</summary>
+    public bool Pin { get; init; } = true;
+
+    /// <summary>CI measures nothing it judges and runs inside the test process: it never pins.</summary>
+    public bool PinCpus => Pin && Profile != "ci";
+
     /// <summary>--client grpc|h2: the generator's transport for every run (the raw HTTP/2 client unless told).</summary>
     public ClientKind Client { get; init; } = ClientKind.H2;
 
@@ -76,6 +82,7 @@ public sealed record CompareOptions
                 "--budgets" => options with { Budgets = Value() },
                 "--config" => options with { Config = Value() },
                 "--client" => options with { Client = Value() switch { "h2" => ClientKind.H2, "grpc" => ClientKind.Grpc, var c => throw new ArgumentException($"compare: --client '{c}' is neither h2 nor grpc") } },
+                "--pin" => options with { Pin = Value() switch { "on" => true, "off" => false, var v => throw new ArgumentException($"compare: --pin '{v}' is neither on nor off") } },
                 "--scenarios" => options with { Only = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
                 _ => throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"compare: unknown option '{args[i]}'")),
             };

@@ -49,7 +49,9 @@ public static class SoakCommand
         var config = configDir is not null && File.Exists(Path.Combine(configDir, "tokens.json"))
             ? PreparedConfig.Load(configDir)
             : PreparedConfig.Prepare(configDir ?? Path.Combine(outDir, "soak-config"));
-        await using var server = ServerProcess.Start("sidecars", ServerCommand.Sidecars(Path.GetFullPath(sidecars), config.Directory, redis: null), Path.Combine(outDir, "logs", "soak-sidecars.log"));
+        using var placement = CpuPlacement.Apply(enabled: true);
+        Console.Out.WriteLine("CPUs: " + placement.How);
+        await using var server = ServerProcess.Start("sidecars", placement.Place(ServerCommand.Sidecars(Path.GetFullPath(sidecars), config.Directory, redis: null)), Path.Combine(outDir, "logs", "soak-sidecars.log"));
         await server.WaitReadyAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
         var clock = Stopwatch.StartNew();
         List<SoakSample> samples = [Sample(await server.SampleAsync(clock.Elapsed).ConfigureAwait(false), 0, 0)];

@@ -41,9 +41,12 @@ public static class LoadRunner
             using (var gc = GeneratorGc.Quiet())
             {
                 var gcBefore = GC.CollectionCount(0);
+                var cpuBefore = Environment.CpuUsage.TotalTime;
+                var wall = System.Diagnostics.Stopwatch.StartNew();
                 result = spec.Mode == LoopMode.Open
                     ? await OpenLoop.RunAsync(spec, calls, notes, ct).ConfigureAwait(false)
                     : await ClosedLoop.RunAsync(spec, calls, notes, ct).ConfigureAwait(false);
+                result.GeneratorCpus = Math.Round((Environment.CpuUsage.TotalTime - cpuBefore).TotalSeconds / wall.Elapsed.TotalSeconds, 3);
                 var collections = GC.CollectionCount(0) - gcBefore;
                 if (gc.Refused is { } why)
                 {

@@ -19,6 +19,7 @@ public sealed class RunResult
     public List<PercentilePoint> Curve { get; init; } = [];   // the HDR percentile curve, for the report
     public List<SecondSample> Timeline { get; init; } = [];   // one sample per second of the measured window
     public ScheduleSlip? Slip { get; init; }              // open loop only: how well the generator kept its own schedule
+    public double GeneratorCpus { get; set; }             // the generator's CPU time over the run's wall time (1.0 = one CPU busy), warm-up included
     public Dictionary<string, long> Outcomes { get; init; } = [];   // e.g. "allow", "deny_401", "deny_403", "ok", "over_limit", "error:Unavailable"
     public ServerSample? ServerBefore { get; set; }       // the server's own counters and memory, filled by the orchestrator
     public ServerSample? ServerAfter { get; set; }

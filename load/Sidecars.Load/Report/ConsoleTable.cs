@@ -10,6 +10,7 @@ public static class ConsoleTable
     {
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"load report ({report.Profile}) {report.Generated}: {report.Machine.Cores} cores, {report.Machine.CpuModel}, commit {report.Build.GitCommit}, sidecars {report.Build.SidecarsBuild} GC {report.Build.SidecarsGc}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"CPUs: {report.CpuPlacement}");
         if (report.GeneratorCap is { } cap)
         {
             text.AppendLine(CultureInfo.InvariantCulture, $"generator cap: {cap.CallsPerSecond:F0} calls/s ({cap.How})");

@@ -13,6 +13,7 @@ public sealed class LoadReport
     public required string Profile { get; init; }            // "quick" | "full" | "ci"
     public required MachineInfo Machine { get; init; }
     public required BuildInfo Build { get; init; }
+    public string CpuPlacement { get; init; } = "unpinned";
     public GeneratorCap? GeneratorCap { get; set; }
     public List<ScenarioReport> Scenarios { get; init; } = [];
     public List<StartupReport> Startup { get; init; } = [];

@@ -149,6 +149,9 @@
   html('h1', {}, root, 'Sidecars load report (' + data.profile + ')');
   html('div', { 'class': 'meta' }, root, data.generated + ' · ' + m.cores + ' cores, ' + (m.memory_bytes / 1073741824).toFixed(1) + ' GiB, ' + m.cpu_model + ', kernel ' + m.kernel);
   html('div', { 'class': 'meta' }, root, 'commit ' + b.git_commit + ' · .NET ' + b.dotnet_version + ' · sidecars ' + b.sidecars_build + ' (GC ' + b.sidecars_gc + ') · floor GC ' + b.floor_gc);
+  if (data.cpu_placement) {
+    html('div', { 'class': 'meta' }, root, 'CPUs: ' + data.cpu_placement);
+  }
   if (data.generator_cap) {
     html('div', { 'class': 'meta' }, root, 'generator cap: ' + fmt(data.generator_cap.calls_per_second, 0) + ' calls/s (' + data.generator_cap.how + ')');
   }

@@ -48,7 +48,21 @@ internal sealed class GrpcFrameGuard(RequestDelegate next, IOptions<GrpcServiceO
             bodySize.MaxRequestBodySize = null;
         }
 
-        var read = context.Request.BodyReader.ReadAtLeastAsync(HeaderSize, context.RequestAborted);
+        // Envoy's unary message usually arrives with its headers: a synchronous look at it skips the asynchronous
+        // read's state machine and the RequestAborted token source (docs/BENCHMARKS.md, "The frame guard").
+        var reader = context.Request.BodyReader;
+        if (reader.TryRead(out var ready))
+        {
+            if (ready.Buffer.Length >= HeaderSize || ready.IsCompleted || ready.IsCanceled)
+            {
+                return Continue(context, ready);
+            }
+
+            // Fewer than five bytes so far: all of them examined, so the read below waits for more.
+            reader.AdvanceTo(ready.Buffer.Start, ready.Buffer.End);
+        }
+
+        var read = reader.ReadAtLeastAsync(HeaderSize, context.RequestAborted);
         return read.IsCompletedSuccessfully ? Continue(context, read.Result) : Awaited(context, read);
     }
 

@@ -64,11 +64,19 @@ internal sealed class RawGrpc : IDisposable
     }
 
     /// <summary>Sends <paramref name="body"/> as the whole request body (already framed).</summary>
-    public async Task<RawGrpcAnswer> SendAsync(string path, byte[] body, string? encoding = null)
+    public Task<RawGrpcAnswer> SendAsync(string path, byte[] body, string? encoding = null) => SendAsync(path, new ByteArrayContent(body), encoding);
+
+    /// <summary>
+    /// Sends <paramref name="body"/> in two DATA frames: the first <paramref name="splitAt"/> bytes, a pause, then
+    /// the rest, so the server reads a message header that has not all arrived yet.
+    /// </summary>
+    public Task<RawGrpcAnswer> SendSplitAsync(string path, byte[] body, int splitAt) => SendAsync(path, new SplitContent(body, splitAt), encoding: null);
+
+    private async Task<RawGrpcAnswer> SendAsync(string path, HttpContent content, string? encoding)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path)
         {
-            Content = new ByteArrayContent(body),
+            Content = content,
             Version = HttpVersion.Version20,
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
         };
@@ -102,4 +110,21 @@ internal sealed class RawGrpc : IDisposable
         headers.TryGetValues(name, out var values) ? values.FirstOrDefault() : null;
 
     public void Dispose() => _client.Dispose();
+
+    private sealed class SplitContent(byte[] body, int splitAt) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+        {
+            await stream.WriteAsync(body.AsMemory(0, splitAt));
+            await stream.FlushAsync();
+            await Task.Delay(100);
+            await stream.WriteAsync(body.AsMemory(splitAt));
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = body.Length;
+            return true;
+        }
+    }
 }

@@ -176,37 +176,7 @@ public sealed class H2TransportTests(ITestOutputHelper output)
         Assert.Equal(StatusCode.Unavailable, Assert.IsType<RpcException>(call.Exception!.InnerException).StatusCode);
     }
 
-    [Fact]
-    public async Task A_call_allocates_far_less_than_with_GrpcNetClient()
-    {
-        await using var floor = await StartFloorAsync();
-        var request = EnvoyMessages.Check(4, "Bearer x").ToByteArray();
-        var h2 = await BytesPerCallAsync(Connection.Open(floor.Endpoint, ClientKind.H2), request);
-        var grpc = await BytesPerCallAsync(Connection.Open(floor.Endpoint, ClientKind.Grpc), request);
-        output.WriteLine($"allocated per call (whole process, 64 in flight): h2 {h2:F0} B, Grpc.Net.Client {grpc:F0} B");
-        Assert.True(h2 < grpc / 2, $"h2 {h2:F0} B per call, Grpc.Net.Client {grpc:F0} B");
-    }
-
-    private static async Task<double> BytesPerCallAsync(Connection connection, byte[] request)
-    {
-        using (connection)
-        {
-            async Task Batches(int count)
-            {
-                for (var i = 0; i < count; i++)
-                {
-                    await Task.WhenAll(Enumerable.Range(0, 64).Select(_ => connection.CallAsync(Connection.RawCheck, request)));
-                }
-            }
-
-            await Batches(20);
-            var before = GC.GetTotalAllocatedBytes(precise: true);
-            await Batches(50);
-            return (GC.GetTotalAllocatedBytes(precise: true) - before) / (50.0 * 64);
-        }
-    }
-
-    private static async Task<ServerProcess> StartFloorAsync()
+    internal static async Task<ServerProcess> StartFloorAsync()
     {
         var server = ServerProcess.Start("floor", ServerCommand.Floor(FloorBinary()), Path.Combine(Path.GetTempPath(), $"sidecars-h2-floor-{Environment.ProcessId}.log"));
         await server.WaitReadyAsync(TimeSpan.FromSeconds(30));

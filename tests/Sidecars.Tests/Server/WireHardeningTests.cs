@@ -224,6 +224,26 @@ public sealed class WireHardeningTests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public async Task A_message_header_that_arrives_in_pieces_is_guarded_as_a_whole_one(int splitAt)
+    {
+        var (server, directory) = await StartAsync();
+        await using var _ = server;
+        using var __ = directory;
+        using var raw = new RawGrpc(server);
+
+        // The guard's first look sees fewer than the five header bytes and must wait for the rest.
+        var tooLarge = ParseCheck(await raw.SendSplitAsync(RawGrpc.CheckPath, [0, 0x00, 0x10, 0x00, 0x01, 1, 2, 3], splitAt));
+        var badFlag = await raw.SendSplitAsync(RawGrpc.ShouldRateLimitPath, RawGrpc.Frame([0x0A, 0x00], 2), splitAt);
+        var decided = ParseCheck(await raw.SendSplitAsync(RawGrpc.CheckPath, RawGrpc.Frame(CheckRequest(Get, Utf8("example.com"), Utf8("/public/x"))), splitAt));
+
+        Assert.Equal("request too large", tooLarge.Status.Message);
+        Assert.True(badFlag.Status == StatusCode.Internal, badFlag.ToString());
+        Assert.Equal(0, decided.Status.Code);
+    }
+
+    [Theory]
     [InlineData(RawGrpc.CheckPath)]
     [InlineData(RawGrpc.ShouldRateLimitPath)]
     public async Task Gzip_garbage_answers_internal_not_unknown(string path)
