@@ -42,11 +42,16 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
     /// its token (the same completed task on every hit, nothing allocated); a deny is a message built per call.
     /// Always complete on return (no I/O on the way).
     /// </summary>
-    public Task<CheckAnswer> Answer(CheckRequest request)
+    public Task<CheckAnswer> Answer(CheckRequest request) => Answer(request, headers: null);
+
+    /// <summary>As <see cref="Answer(CheckRequest)"/>, for a call as the server reads it off the wire.</summary>
+    public Task<CheckAnswer> Answer(CheckCall call) => Answer(call.Request, call.Headers);
+
+    private Task<CheckAnswer> Answer(CheckRequest request, CheckHeaders? headers)
     {
         try
         {
-            return Decide(request);
+            return Decide(request, headers);
         }
 #pragma warning disable CA1031 // The last line of defence: whatever escaped the core, Envoy gets a deny, never an RPC error it may fail open on.
         catch (Exception exception)
@@ -58,8 +63,8 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
     }
 
     /// <summary>
-    /// The generated service's signature, for in-process callers (tests): <see cref="Answer"/> as a message, an
-    /// encoded allow parsed back into a new one. The server binds <see cref="Answer"/> instead (see <see cref="Wire.EnvoyWire"/>).
+    /// The generated service's signature, for in-process callers (tests): <see cref="Answer(CheckRequest)"/> as a message, an
+    /// encoded allow parsed back into a new one. The server binds <see cref="Answer(CheckRequest)"/> instead (see <see cref="Wire.EnvoyWire"/>).
     /// </summary>
     public override Task<CheckResponse> Check(CheckRequest request, ServerCallContext context)
     {
@@ -72,7 +77,7 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
     private static Task<CheckAnswer> Answered(CheckResponse deny) => Task.FromResult(new CheckAnswer(deny));
 
     /// <summary>An allow answers with the encoding shared by every request it fits (see <see cref="AllowResponses"/>); a deny is built per call.</summary>
-    private Task<CheckAnswer> Decide(CheckRequest request)
+    private Task<CheckAnswer> Decide(CheckRequest request, CheckHeaders? headers)
     {
         var http = request.Attributes?.Request?.Http;
         if (http is null)
@@ -81,7 +86,7 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
         }
 
         var policy = config.Current.Auth;
-        var view = CheckRequestView.Rent(http);
+        var view = CheckRequestView.Rent(http, headers);
         try
         {
             var tokens = RequestTokens.Rent(view, policy.Validators, cache, time, _failures);

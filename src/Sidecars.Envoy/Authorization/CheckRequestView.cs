@@ -14,18 +14,35 @@ internal sealed class CheckRequestView : IRequestView
     private static CheckRequestView? t_cached;
 
     private AttributeContext.Types.HttpRequest _http = null!;
+    private CheckHeaders? _headers;
 
-    public static CheckRequestView Rent(AttributeContext.Types.HttpRequest http)
+    // The header values read so far in this call, by entry: a decision asks for the token header more than once.
+    private string?[] _values = new string?[16];
+
+    /// <summary>The view of <paramref name="http"/>; its headers are <paramref name="headers"/> when the wire reader kept them as bytes.</summary>
+    public static CheckRequestView Rent(AttributeContext.Types.HttpRequest http, CheckHeaders? headers = null)
     {
         var view = t_cached ?? new CheckRequestView();
         t_cached = null;
         view._http = http;
+        view._headers = headers;
+        if (headers is not null && headers.Count > view._values.Length)
+        {
+            view._values = new string?[headers.Count];
+        }
+
         return view;
     }
 
     public static void Return(CheckRequestView view)
     {
+        if (view._headers is { } headers)
+        {
+            Array.Clear(view._values, 0, headers.Count);
+        }
+
         view._http = null!;
+        view._headers = null;
         t_cached = view;
     }
 
@@ -37,7 +54,15 @@ internal sealed class CheckRequestView : IRequestView
 
     public string? Header(string name)
     {
-        if (_http.Headers.TryGetValue(name, out var value))
+        if (_headers is { } kept)
+        {
+            var entry = kept.Find(name);
+            if (entry >= 0)
+            {
+                return _values[entry] ??= kept.Value(entry);
+            }
+        }
+        else if (_http.Headers.TryGetValue(name, out var value))
         {
             return value;
         }

@@ -27,8 +27,8 @@ public static class EnvoyWire
     /// Check on the wire as Envoy's generated service has it; a client reading through this method gets a
     /// <see cref="CheckAnswer"/> holding the parsed message.
     /// </summary>
-    public static readonly Method<CheckRequest, CheckAnswer> Check = Unary(
-        AuthorizationService.Descriptor, "Check", LenientMarshaller.Create(CheckRequest.Parser, CheckRequest.Descriptor, UnreadableCheckRequest),
+    public static readonly Method<CheckCall, CheckAnswer> Check = Unary(
+        AuthorizationService.Descriptor, "Check", Marshallers.Create<CheckCall>(WriteCheckCall, context => CheckRequestReader.Read(context.PayloadAsReadOnlySequence())),
         Marshallers.Create<CheckAnswer>(WriteCheckAnswer, context => new CheckAnswer(CheckResponse.Parser.ParseFrom(context.PayloadAsReadOnlySequence()))));
 
     /// <summary>ShouldRateLimit on the wire; answers with a <see cref="RateLimitAnswer"/>, usually encoded bytes.</summary>
@@ -40,6 +40,9 @@ public static class EnvoyWire
     public static CheckRequest ReadCheckRequest(ReadOnlyMemory<byte> bytes) =>
         LenientMarshaller.Read(new ReadOnlySequence<byte>(bytes), CheckRequest.Parser, CheckRequest.Descriptor, UnreadableCheckRequest);
 
+    /// <summary>Reads a Check call as the server does: the request, its headers kept as bytes where that reading is exact.</summary>
+    public static CheckCall ReadCheck(ReadOnlyMemory<byte> bytes) => CheckRequestReader.Read(new ReadOnlySequence<byte>(bytes));
+
     /// <summary>Reads a RateLimitRequest as the server does.</summary>
     public static RateLimitRequest ReadRateLimitRequest(ReadOnlyMemory<byte> bytes) =>
         LenientMarshaller.Read(new ReadOnlySequence<byte>(bytes), RateLimitRequest.Parser, RateLimitRequest.Descriptor, UnreadableRateLimitRequest);
@@ -49,6 +52,23 @@ public static class EnvoyWire
     /// length is known up front either way, so Grpc.AspNetCore writes the frame header and hands out the response
     /// pipe itself (no intermediate buffer unless the call is compressed).
     /// </summary>
+    /// <summary>A client sending through <see cref="Check"/> (tests): the request as the generated marshaller writes it, its kept headers put back.</summary>
+    private static void WriteCheckCall(CheckCall call, SerializationContext context)
+    {
+        var request = call.Request;
+        if (call.Headers is { } headers)
+        {
+            request = request.Clone();
+            var http = request.Attributes.Request.Http;
+            for (var i = 0; i < headers.Count; i++)
+            {
+                http.Headers[headers.Key(i)] = headers.Value(i);
+            }
+        }
+
+        WriteAnswer(request, default, context);
+    }
+
     private static void WriteCheckAnswer(CheckAnswer answer, SerializationContext context) => WriteAnswer(answer.Message, answer.Encoded, context);
 
     private static void WriteRateLimitAnswer(RateLimitAnswer answer, SerializationContext context) => WriteAnswer(answer.Message, answer.Encoded, context);
@@ -70,7 +90,7 @@ public static class EnvoyWire
     }
 
     private static Method<TRequest, TResponse> Unary<TRequest, TResponse>(ServiceDescriptor service, string name, Marshaller<TRequest> request, Marshaller<TResponse> response)
-        where TRequest : class, IMessage<TRequest>
+        where TRequest : class
         where TResponse : class
     {
         // Names from the compiled protos, so the route is the generated service's route.

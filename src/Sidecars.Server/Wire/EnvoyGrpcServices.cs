@@ -19,11 +19,11 @@ namespace Sidecars.Server.Wire;
 /// </summary>
 internal sealed class EnvoyGrpcServices(AuthorizationServiceAdapter authorization, RateLimitServiceAdapter rateLimit, CallCounters counters)
 {
-    public Task<CheckAnswer> Check(CheckRequest request, ServerCallContext context)
+    public Task<CheckAnswer> Check(CheckCall call, ServerCallContext context)
     {
-        var answer = ReferenceEquals(request, EnvoyWire.UnreadableCheckRequest)
+        var answer = ReferenceEquals(call, CheckCall.Unreadable)
             ? Task.FromResult(new CheckAnswer(authorization.DenyUnreadable()))
-            : authorization.Answer(request);
+            : authorization.Answer(call);
 
         // Usually complete already: count without an async state machine on that path.
         if (answer.IsCompletedSuccessfully)
