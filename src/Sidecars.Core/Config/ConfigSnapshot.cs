@@ -33,5 +33,8 @@ public sealed class ConfigSnapshot
     /// <summary>1 for the first config loaded, then one more for each reload that was applied.</summary>
     public long Generation { get; }
 
-    public ConfigSnapshot WithGeneration(long generation) => new(RateLimits, Files, Fingerprint, generation, Auth);
+    /// <summary>The key files its config files named (the naming file, the path as written), read again to tell an unchanged directory.</summary>
+    public IReadOnlyList<(string ConfigFile, string Path)> KeyFiles { get; init; } = [];
+
+    public ConfigSnapshot WithGeneration(long generation) => new(RateLimits, Files, Fingerprint, generation, Auth) { KeyFiles = KeyFiles };
 }

@@ -14,9 +14,9 @@ namespace Sidecars.Config;
 internal static class LocalKeys
 {
     /// <summary>Returns the key files read, for the snapshot's fingerprint.</summary>
-    public static IReadOnlyList<(string Path, byte[] Bytes)> Load(List<AuthYamlParser.FileDefinition> files, ConfigDiagnostics diagnostics)
+    public static IReadOnlyList<KeyFileRead> Load(List<AuthYamlParser.FileDefinition> files, ConfigDiagnostics diagnostics)
     {
-        var read = new List<(string, byte[])>();
+        var read = new List<KeyFileRead>();
         foreach (var file in files)
         {
             foreach (var (policy, node) in file.Providers)
@@ -37,7 +37,7 @@ internal static class LocalKeys
                 else if (ReadKeyFile(file.File, keys.LocalFile!, out var error) is { } bytes)
                 {
                     json = bytes;
-                    read.Add((keys.LocalFile!, bytes));
+                    read.Add(new KeyFileRead(file.File, keys.LocalFile!, bytes));
                 }
                 else
                 {
@@ -79,7 +79,7 @@ internal static class LocalKeys
         return read;
     }
 
-    private static byte[]? ReadKeyFile(string configFile, string keyFile, out string? error)
+    internal static byte[]? ReadKeyFile(string configFile, string keyFile, out string? error)
     {
         // A directory given relative to the working directory (`--config ./config`) names its files relatively;
         // the embedded example's names are relative too, but no such file is on disk.
@@ -111,3 +111,6 @@ internal static class LocalKeys
         return ConfigFileReader.ReadRegularFile(path, ConfigLimits.MaxFileBytes, out error);
     }
 }
+
+/// <summary>A key file a config file names (<paramref name="Path"/> as written, relative to <paramref name="ConfigFile"/>'s directory) and what it held.</summary>
+public sealed record KeyFileRead(string ConfigFile, string Path, byte[] Bytes);

@@ -17,6 +17,10 @@ public sealed class ConfigReloader(ConfigState state, IOptions<SidecarsOptions> 
     private readonly SemaphoreSlim _changed = new(0, 1);
     private volatile bool _watcherFailed;
     private bool _watcherFailureLogged;
+    private long _compiles;
+
+    /// <summary>Reloads that compiled the directory (an unchanged one is not compiled again).</summary>
+    public long Compiles => Interlocked.Read(ref _compiles);
 
     /// <summary>Loads the first config; a bad one stops the process with every error found, each located.</summary>
     public void LoadInitial()
@@ -72,6 +76,22 @@ public sealed class ConfigReloader(ConfigState state, IOptions<SidecarsOptions> 
             {
                 // Finding 17: a non-atomic update (rm, then cp) passes through an empty directory; serving it drops every limit and route.
                 diagnostics.Add(directory, 1, 1, $"config refused: the directory holds no config files (*.yaml, *.yml) any more; the last good config ({state.Current.Files.Count} files) keeps serving (set Sidecars:AllowEmptyConfig=true to allow an empty config)");
+            }
+
+            if (!diagnostics.HasErrors && ConfigLoader.SameInputs(sources, state.Current))
+            {
+                // Nothing changed since the active config was compiled: nothing to compile.
+                if (state.LastErrors.Count > 0)
+                {
+                    state.ClearErrors();
+                }
+
+                return false;
+            }
+
+            if (!diagnostics.HasErrors)
+            {
+                Interlocked.Increment(ref _compiles);
             }
 
             snapshot = diagnostics.HasErrors ? null : ConfigLoader.Compile(sources, diagnostics);
