@@ -11,9 +11,17 @@ namespace Sidecars.Load.Compare;
 /// servers' own cost per call instead of where the scheduler put them. A sidecar on its own core is also how it is
 /// deployed (a CPU limit beside Envoy). <c>--pin off</c> runs everything where the scheduler likes.
 /// </summary>
-public sealed record CpuPlacement(string? Load, string? Servers, string How) : IDisposable
+public sealed class CpuPlacement(string? load, string? servers, string how, string? restore = null) : IDisposable
 {
-    private string? _restore;
+    private string? _restore = restore;
+
+    /// <summary>The load's CPU list for taskset, or null when unpinned.</summary>
+    public string? Load { get; } = load;
+
+    /// <summary>The servers' CPU list for taskset, or null when unpinned.</summary>
+    public string? Servers { get; } = servers;
+
+    public string How { get; } = how;
 
     public static CpuPlacement Unpinned(string why) => new(null, null, "unpinned: " + why);
 
@@ -41,10 +49,8 @@ public sealed record CpuPlacement(string? Load, string? Servers, string How) : I
             return Unpinned("taskset (util-linux) could not pin this process");
         }
 
-        return new(load, servers, $"load (generator, h2load) on CPU {load}, servers on CPU {servers} (taskset)")
-        {
-            _restore = string.Join(',', allowed.Select(c => c.ToString(CultureInfo.InvariantCulture))),
-        };
+        return new(load, servers, $"load (generator, h2load) on CPU {load}, servers on CPU {servers} (taskset)",
+            restore: string.Join(',', allowed.Select(c => c.ToString(CultureInfo.InvariantCulture))));
     }
 
     /// <summary>Gives this process back every CPU it had: a compare run inside another process (a test) leaves it as it was.</summary>

@@ -100,9 +100,11 @@ public sealed class CheckHeaders
     /// <summary>The entry that holds <paramref name="name"/> (the last one, as the map keeps), or -1.</summary>
     public int Find(string name)
     {
+        var ascii = Ascii.IsValid(name);
         for (var i = Count - 1; i >= 0; i--)
         {
-            if (KeyEquals(_bytes.AsSpan(_offsets[i * 4], _offsets[(i * 4) + 1]), name))
+            var key = _bytes.AsSpan(_offsets[i * 4], _offsets[(i * 4) + 1]);
+            if (ascii ? AsciiEquals(key, name) : Encoding.UTF8.GetString(key) == name)
             {
                 return i;
             }
@@ -115,27 +117,22 @@ public sealed class CheckHeaders
 
     public string Value(int entry) => Encoding.UTF8.GetString(_bytes, _offsets[(entry * 4) + 2], _offsets[(entry * 4) + 3]);
 
-    /// <summary>Whether the UTF-8 <paramref name="key"/> is <paramref name="name"/>, ordinally, with no allocation for ASCII names.</summary>
-    private static bool KeyEquals(ReadOnlySpan<byte> key, string name)
+    /// <summary>Whether the UTF-8 <paramref name="key"/> is the ASCII <paramref name="name"/>, ordinally (a non-ASCII byte never matches).</summary>
+    private static bool AsciiEquals(ReadOnlySpan<byte> key, string name)
     {
-        if (Ascii.IsValid(name))
+        if (key.Length != name.Length)
         {
-            if (key.Length != name.Length)
+            return false;
+        }
+
+        for (var i = 0; i < key.Length; i++)
+        {
+            if (key[i] != name[i])
             {
                 return false;
             }
-
-            for (var i = 0; i < key.Length; i++)
-            {
-                if (key[i] != name[i])
-                {
-                    return false;
-                }
-            }
-
-            return true;
         }
 
-        return Encoding.UTF8.GetString(key) == name;
+        return true;
     }
 }
