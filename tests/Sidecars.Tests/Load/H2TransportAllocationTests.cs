@@ -3,7 +3,6 @@ using Sidecars.Load.Generator;
 using Sidecars.Load.Generator.Http2;
 using Sidecars.Load.Model;
 using Sidecars.Load.Scenarios;
-using Sidecars.Tests.Envoy;
 using Xunit.Abstractions;
 
 namespace Sidecars.Tests.Load;
@@ -44,4 +43,11 @@ public sealed class H2TransportAllocationTests(ITestOutputHelper output)
             return (GC.GetTotalAllocatedBytes(precise: true) - before) / (50.0 * 64);
         }
     }
+}
+
+/// <summary>Tests that measure the process's heap: run alone, after the parallel collections.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class HeapMeasurementCollection
+{
+    public const string Name = "Heap measurements";
 }
