@@ -42,16 +42,16 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
     /// its token (the same completed task on every hit, nothing allocated); a deny is a message built per call.
     /// Always complete on return (no I/O on the way).
     /// </summary>
-    public Task<CheckAnswer> Answer(CheckRequest request) => Answer(request, headers: null);
+    public Task<CheckAnswer> Answer(CheckRequest request) => Answer(request.Attributes?.Request?.Http, headers: null);
 
     /// <summary>As <see cref="Answer(CheckRequest)"/>, for a call as the server reads it off the wire.</summary>
-    public Task<CheckAnswer> Answer(CheckCall call) => Answer(call.Request, call.Headers);
+    public Task<CheckAnswer> Answer(CheckCall call) => Answer(call.Http, call.Headers);
 
-    private Task<CheckAnswer> Answer(CheckRequest request, CheckHeaders? headers)
+    private Task<CheckAnswer> Answer(AttributeContext.Types.HttpRequest? http, CheckHeaders? headers)
     {
         try
         {
-            return Decide(request, headers);
+            return Decide(http, headers);
         }
 #pragma warning disable CA1031 // The last line of defence: whatever escaped the core, Envoy gets a deny, never an RPC error it may fail open on.
         catch (Exception exception)
@@ -77,9 +77,8 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
     private static Task<CheckAnswer> Answered(CheckResponse deny) => Task.FromResult(new CheckAnswer(deny));
 
     /// <summary>An allow answers with the encoding shared by every request it fits (see <see cref="AllowResponses"/>); a deny is built per call.</summary>
-    private Task<CheckAnswer> Decide(CheckRequest request, CheckHeaders? headers)
+    private Task<CheckAnswer> Decide(AttributeContext.Types.HttpRequest? http, CheckHeaders? headers)
     {
-        var http = request.Attributes?.Request?.Http;
         if (http is null)
         {
             return Answered(Denied(AuthDecision.Forbidden(null, null, "the check request has no HTTP attributes", error: null), host: string.Empty));

@@ -3,17 +3,37 @@ using Envoy.Service.Auth.V3;
 namespace Sidecars.Envoy.Authorization;
 
 /// <summary>
-/// A Check as the server reads it off the wire: the request, and its HTTP headers map kept as bytes
-/// (<see cref="CheckHeaders"/>) when <see cref="Wire.CheckRequestReader"/> could read it so. Without them the
-/// headers are the request's own map (in-process callers, and every message the fast reading leaves alone).
+/// A Check as the server reads it off the wire: its HTTP attributes, whose headers map is kept as bytes
+/// (<see cref="CheckHeaders"/>) when <see cref="Wire.CheckRequestReader"/> could read it so. The fast reading reads
+/// nothing but the HTTP attributes (the rest of the request is checked well-formed, not parsed), so
+/// <see cref="Request"/> is null there; in-process callers, and every message the fast reading leaves alone, carry
+/// the whole request.
 /// </summary>
-public sealed class CheckCall(CheckRequest request, CheckHeaders? headers)
+public sealed class CheckCall
 {
     /// <summary>Stands for a CheckRequest that is not a protobuf message; compared by reference.</summary>
     public static readonly CheckCall Unreadable = new(Wire.EnvoyWire.UnreadableCheckRequest, headers: null);
 
-    /// <summary>The request; with <see cref="Headers"/> set its <c>http.headers</c> map is empty.</summary>
-    public CheckRequest Request { get; } = request;
+    /// <summary>A call of a whole request; with <paramref name="headers"/> set its <c>http.headers</c> map is empty.</summary>
+    public CheckCall(CheckRequest request, CheckHeaders? headers)
+    {
+        Request = request;
+        Http = request.Attributes?.Request?.Http;
+        Headers = headers;
+    }
 
-    public CheckHeaders? Headers { get; } = headers;
+    /// <summary>A call read for its HTTP attributes only.</summary>
+    internal CheckCall(AttributeContext.Types.HttpRequest http, CheckHeaders? headers)
+    {
+        Http = http;
+        Headers = headers;
+    }
+
+    /// <summary>The whole request, or null when only <see cref="Http"/> was read.</summary>
+    public CheckRequest? Request { get; }
+
+    /// <summary><c>attributes.request.http</c>, or null when the request has none; its <c>headers</c> map is empty when <see cref="Headers"/> is set.</summary>
+    public AttributeContext.Types.HttpRequest? Http { get; }
+
+    public CheckHeaders? Headers { get; }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Unicode;
 using Sidecars.Envoy.Wire;
 
 namespace Sidecars.Envoy.Authorization;
@@ -67,7 +68,7 @@ public sealed class CheckHeaders
                 at += length;
             }
 
-            if (!CheckRequestReader.IsValidUtf8(http.Slice(keyStart, keyLength)) || !CheckRequestReader.IsValidUtf8(http.Slice(valueStart, valueLength)))
+            if (!Utf8.IsValid(http.Slice(keyStart, keyLength)) || !Utf8.IsValid(http.Slice(valueStart, valueLength)))
             {
                 return null;
             }

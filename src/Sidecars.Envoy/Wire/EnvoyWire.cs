@@ -55,7 +55,10 @@ public static class EnvoyWire
     /// <summary>A client sending through <see cref="Check"/> (tests): the request as the generated marshaller writes it, its kept headers put back.</summary>
     private static void WriteCheckCall(CheckCall call, SerializationContext context)
     {
-        var request = call.Request;
+        var request = call.Request ?? new CheckRequest
+        {
+            Attributes = new AttributeContext { Request = new AttributeContext.Types.Request { Http = call.Http } },
+        };
         if (call.Headers is { } headers)
         {
             request = request.Clone();

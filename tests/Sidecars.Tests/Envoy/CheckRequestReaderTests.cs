@@ -47,31 +47,42 @@ public sealed class CheckRequestReaderTests(ITestOutputHelper output)
         }
 
         Assert.False(ReferenceEquals(call, CheckCall.Unreadable), because + ": the reader found unreadable what the lenient marshaller read");
-        var actual = call.Request.Clone();
+        if (call.Request is null)
+        {
+            // Only the HTTP attributes were read, the rest checked: the generated parser must read the whole of it too.
+            var parsed = global::Envoy.Service.Auth.V3.CheckRequest.Parser.ParseFrom(bytes);
+            Assert.True(parsed.Equals(expected), because + ": the reader checked well-formed what the generated parser reads otherwise");
+        }
+        else if (!expected.Equals(call.Request))
+        {
+            Assert.Fail($"{because}: read {Convert.ToHexString(call.Request.ToByteArray())} where the lenient marshaller read {Convert.ToHexString(expected.ToByteArray())}");
+        }
+
+        var actual = call.Http?.Clone();
         if (call.Headers is { } headers)
         {
-            Assert.Empty(call.Request.Attributes.Request.Http.Headers);
-            var http = actual.Attributes.Request.Http;
+            Assert.NotNull(actual);
+            Assert.Empty(call.Http!.Headers);
             for (var i = 0; i < headers.Count; i++)
             {
-                http.Headers[headers.Key(i)] = headers.Value(i);
+                actual.Headers[headers.Key(i)] = headers.Value(i);
             }
         }
 
-        if (!expected.Equals(actual))
+        var expectedHttp = expected.Attributes?.Request?.Http;
+        if (!Equals(expectedHttp, actual))
         {
-            Assert.Fail($"{because}: read {Convert.ToHexString(actual.ToByteArray())} where the lenient marshaller read {Convert.ToHexString(expected.ToByteArray())}");
+            Assert.Fail($"{because}: read HTTP attributes {Hex(actual)} where the lenient marshaller read {Hex(expectedHttp)}");
         }
 
         // And through the view the core reads: every header name, and one nobody sent.
-        var expectedHttp = expected.Attributes?.Request?.Http;
         if (expectedHttp is not null)
         {
             var viewOld = CheckRequestView.Rent(expectedHttp);
             var names = expectedHttp.Headers.Keys.Append("not-sent").ToList();
             var values = names.Select(viewOld.Header).ToList();
             CheckRequestView.Return(viewOld);
-            var viewNew = CheckRequestView.Rent(call.Request.Attributes.Request.Http, call.Headers);
+            var viewNew = CheckRequestView.Rent(call.Http!, call.Headers);
             for (var i = 0; i < names.Count; i++)
             {
                 Assert.Equal(values[i], viewNew.Header(names[i]));
@@ -81,8 +92,10 @@ public sealed class CheckRequestReaderTests(ITestOutputHelper output)
             CheckRequestView.Return(viewNew);
         }
 
-        return call.Headers is not null;
+        return call.Request is null;
     }
+
+    private static string Hex(IMessage? message) => message is null ? "(none)" : Convert.ToHexString(message.ToByteArray());
 
     [Fact]
     public void A_request_as_Envoy_sends_it_keeps_its_headers_as_bytes_and_reads_the_same()
@@ -120,7 +133,7 @@ public sealed class CheckRequestReaderTests(ITestOutputHelper output)
             _ => throw new ArgumentException(edge),
         };
         Assert.False(ReferenceEquals(EnvoyWire.ReadCheckRequest(bytes), EnvoyWire.UnreadableCheckRequest), edge + ": the case itself must be readable");
-        output.WriteLine($"{edge}: headers kept as bytes: {AssertSameReading(bytes, edge)}");
+        output.WriteLine($"{edge}: fast reading: {AssertSameReading(bytes, edge)}");
     }
 
     /// <summary><paramref name="value"/> as a varint padded to 3 bytes (0x80 continuation bytes), which parsers accept.</summary>
@@ -172,7 +185,7 @@ public sealed class CheckRequestReaderTests(ITestOutputHelper output)
             }
         }
 
-        output.WriteLine($"{fast} of {total} read with their headers kept as bytes");
+        output.WriteLine($"{fast} of {total} took the fast reading");
         Assert.True(fast > total / 4, $"only {fast} of {total} took the fast reading");
     }
 
@@ -213,19 +226,127 @@ public sealed class CheckRequestReaderTests(ITestOutputHelper output)
             http.Insert(random.Next(http.Count + 1), Field(random.Next(14, 300), Utf8("unknown")));
         }
 
-        List<byte[]> attributes = [Field(4, [.. (random.Next(4) == 0 ? Field(1, [8, 1]) : []), .. Field(2, [.. http.SelectMany(b => b)])])];
-        if (random.Next(3) == 0)
+        // The request time (a Timestamp: two varints), then everything Envoy sends around the request, in any order.
+        List<byte[]> attributes = [Field(4, [.. (random.Next(2) == 0 ? Field(1, VarintField(1, 1_700_000_000), VarintField(2, 5)) : []), .. Field(2, [.. http.SelectMany(b => b)])])];
+        if (random.Next(3) != 0)
         {
-            attributes.Insert(random.Next(2), Field(1, Field(2, Utf8("svc"))));
+            attributes.Insert(random.Next(attributes.Count + 1), Field(1, Peer(random, "10.0.0.7", 51234)));
         }
 
-        if (random.Next(4) == 0)
+        if (random.Next(3) != 0)
         {
-            attributes.Add(Field(10, Field(1, Utf8("ext")), Field(2, Utf8("v"))));
+            attributes.Insert(random.Next(attributes.Count + 1), Field(2, Peer(random, "10.0.0.9", 8443)));
+        }
+
+        if (random.Next(3) == 0)
+        {
+            attributes.Insert(random.Next(attributes.Count + 1), Field(10, Field(1, Utf8("ext")), Field(2, Utf8("v"))));
+        }
+
+        if (random.Next(3) == 0)
+        {
+            attributes.Insert(random.Next(attributes.Count + 1), Field(random.Next(2) == 0 ? 11 : 13, Metadata(random)));
+        }
+
+        if (random.Next(3) == 0)
+        {
+            attributes.Insert(random.Next(attributes.Count + 1), Field(12, Field(1, Utf8("orders.example.com"))));
         }
 
         byte[] message = Field(1, [.. attributes.SelectMany(b => b)]);
         return random.Next(5) == 0 ? [.. message, .. Field(random.Next(2, 1000), Utf8("tail"))] : message;
+    }
+
+    /// <summary>An AttributeContext.Peer: a socket address (protocol, address, port), a service, labels, a principal, a certificate.</summary>
+    private static byte[] Peer(Random random, string address, ulong port)
+    {
+        List<byte[]> peer = [Field(1, Field(1, [.. VarintField(1, (ulong)random.Next(2)), .. Field(2, Utf8(address)), .. VarintField(3, port)]))];
+        if (random.Next(2) == 0)
+        {
+            peer.Add(Field(2, Utf8("orders")));
+            peer.Add(Field(3, Field(1, Utf8("app")), Field(2, Utf8("orders-✓"))));
+        }
+
+        if (random.Next(2) == 0)
+        {
+            peer.Add(Field(4, Utf8("spiffe://cluster.local/ns/shop/sa/orders")));
+            peer.Add(Field(5, Utf8("-----BEGIN CERTIFICATE-----")));
+        }
+
+        return [.. peer.SelectMany(b => b)];
+    }
+
+    /// <summary>A Metadata: filter_metadata, a map of names to Structs, whose Values hold numbers (fixed64), strings, bools, lists and Structs.</summary>
+    private static byte[] Metadata(Random random)
+    {
+        var number = Field(1, Field(1, Utf8("n")), Field(2, [0x11, .. BitConverter.GetBytes(random.NextDouble())]));
+        var text = Field(1, Field(1, Utf8("s")), Field(2, Field(3, Utf8("väl"))));
+        var flag = Field(1, Field(1, Utf8("b")), Field(2, VarintField(4, 1)));
+        var list = Field(1, Field(1, Utf8("l")), Field(2, Field(6, Field(1, Field(3, Utf8("x"))), Field(1, VarintField(1, 0)))));
+        var nested = Field(1, Field(1, Utf8("o")), Field(2, Field(5, text)));
+        byte[] fields = [.. number, .. text, .. flag, .. list, .. nested];
+        return Field(1, Field(1, Utf8(random.Next(2) == 0 ? "envoy.filters.http.jwt_authn" : "shop")), Field(2, fields));
+    }
+
+    [Theory]
+    [InlineData("a peer's address given as a varint")]
+    [InlineData("invalid UTF-8 in the source principal")]
+    [InlineData("a metadata number sent as a varint")]
+    [InlineData("a group inside the destination")]
+    [InlineData("a Struct nested past the validator's depth")]
+    [InlineData("a context extension cut short")]
+    public void What_the_validator_cannot_vouch_for_takes_the_lenient_path(string edge)
+    {
+        var request = Field(4, Field(2, [.. Basics, .. Entry("authorization", "Bearer abc")]));
+        byte[] around = edge switch
+        {
+            "a peer's address given as a varint" => Field(1, VarintField(1, 7)),
+            "invalid UTF-8 in the source principal" => Field(1, Field(4, [0x61, 0xC3, 0x28])),
+            "a metadata number sent as a varint" => Field(11, Field(1, Field(1, Utf8("f")), Field(2, Field(1, Field(1, Utf8("n")), Field(2, VarintField(2, 3)))))),
+            "a group inside the destination" => Field(2, [0x0B, 0x0C]),
+            "a Struct nested past the validator's depth" => Field(11, Field(1, Field(1, Utf8("f")), Field(2, DeepStruct(22)))),
+            "a context extension cut short" => [0x52, 0x06, 0x0A, 0x01, 0x61],
+            _ => throw new ArgumentException(edge),
+        };
+        byte[] bytes = Field(1, [.. around, .. request]);
+        Assert.Null(CheckRequestReader.TryRead(bytes));
+        AssertSameReading(bytes, edge);
+    }
+
+    /// <summary>A Struct holding a Struct holding… <paramref name="depth"/> deep.</summary>
+    private static byte[] DeepStruct(int depth)
+    {
+        byte[] inner = [];
+        for (var i = 0; i < depth; i++)
+        {
+            inner = Field(1, Field(1, Utf8("k")), Field(2, Field(5, inner)));
+        }
+
+        return inner;
+    }
+
+    [Fact]
+    public void The_validator_vouches_only_for_what_the_generated_parser_reads()
+    {
+        var seed = int.TryParse(Environment.GetEnvironmentVariable("SIDECARS_FUZZ_SEED"), CultureInfo.InvariantCulture, out var s) ? s : Random.Shared.Next();
+        output.WriteLine($"SIDECARS_FUZZ_SEED={seed}");
+        var random = new Random(seed);
+        var schema = WireValidator.Schema.For(AttributeContext.Types.Peer.Descriptor);
+        int vouched = 0, total = 4000;
+        for (var i = 0; i < total; i++)
+        {
+            var peer = Peer(random, "10.0.0." + random.Next(256), (ulong)random.Next(65536));
+            var bytes = i % 4 == 0 ? peer : FuzzInputs.Mutate(random, peer);
+            if (WireValidator.IsParseable(bytes, schema))
+            {
+                vouched++;
+                var parsed = AttributeContext.Types.Peer.Parser.ParseFrom(bytes);
+                Assert.NotNull(parsed);
+            }
+        }
+
+        output.WriteLine($"{vouched} of {total} vouched for");
+        Assert.True(vouched >= total / 4, $"only {vouched} of {total} vouched for");
     }
 
     [Fact]
@@ -233,14 +354,14 @@ public sealed class CheckRequestReaderTests(ITestOutputHelper output)
     {
         var bytes = Message(Basics, Entry("authorization", "Bearer abc"));
         var call = EnvoyWire.ReadCheck(bytes);
-        var view = CheckRequestView.Rent(call.Request.Attributes.Request.Http, call.Headers);
+        var view = CheckRequestView.Rent(call.Http!, call.Headers);
         var first = view.Header("authorization");
         Assert.Same(first, view.Header("authorization"));
         CheckRequestView.Return(view);
 
         // The next call on this thread reuses the view, not the value.
         var next = EnvoyWire.ReadCheck(Message(Basics, Entry("authorization", "Bearer xyz")));
-        view = CheckRequestView.Rent(next.Request.Attributes.Request.Http, next.Headers);
+        view = CheckRequestView.Rent(next.Http!, next.Headers);
         Assert.Equal("Bearer xyz", view.Header("authorization"));
         CheckRequestView.Return(view);
     }
