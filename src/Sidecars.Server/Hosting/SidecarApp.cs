@@ -199,6 +199,9 @@ public static class SidecarApp
     private static void DefaultLevels(ILoggingBuilder logging, IConfiguration configuration)
     {
         Default("Microsoft.AspNetCore", LogLevel.Warning);
+        // Hosting starts an Activity and a log scope for every request whenever this logger is enabled at any level,
+        // Critical included, though it only logs requests at Information: 5.5 % of the server's CPU under h2load.
+        Default("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         Default("Microsoft.Hosting.Lifetime", LogLevel.Warning);
         Default("Grpc", LogLevel.Warning);
         Default("Grpc.AspNetCore.Server.ServerCallHandler", LogLevel.Critical);
