@@ -251,7 +251,7 @@ public static class CheckRequestReader
     }
 
     /// <summary>Skips a field's value as the generated parser does; groups (long deprecated) are left to it.</summary>
-    private static bool TrySkip(ReadOnlySpan<byte> message, ref int at, int wireType)
+    internal static bool TrySkip(ReadOnlySpan<byte> message, ref int at, int wireType)
     {
         switch (wireType)
         {

@@ -43,7 +43,7 @@ internal static class WireValidator
             if (kind == FieldKind.Unknown)
             {
                 // Kept by the parser as an unknown field: any well-formed value but a group (left to the parser).
-                if (!Skip(input, ref at, wireType))
+                if (!CheckRequestReader.TrySkip(input, ref at, wireType))
                 {
                     return false;
                 }
@@ -75,7 +75,7 @@ internal static class WireValidator
                     return false;
                 }
             }
-            else if (wireType != WireTypeOf(kind) || !Skip(input, ref at, wireType))
+            else if (wireType != WireTypeOf(kind) || !CheckRequestReader.TrySkip(input, ref at, wireType))
             {
                 return false;
             }
@@ -92,31 +92,6 @@ internal static class WireValidator
         FieldKind.Fixed32 or FieldKind.PackedFixed32 => 5,
         _ => -1,
     };
-
-    private static bool Skip(ReadOnlySpan<byte> input, ref int at, int wireType)
-    {
-        switch (wireType)
-        {
-            case 0:
-                return CheckRequestReader.TryReadVarint(input, ref at, out _);
-            case 1:
-                at += 8;
-                return at <= input.Length;
-            case 2:
-                if (!CheckRequestReader.TryReadLength(input, ref at, out var length))
-                {
-                    return false;
-                }
-
-                at += length;
-                return true;
-            case 5:
-                at += 4;
-                return at <= input.Length;
-            default:
-                return false;
-        }
-    }
 
     private static bool AllVarints(ReadOnlySpan<byte> content)
     {
