@@ -164,9 +164,18 @@ public sealed class AuthorizationServiceTests
         using var __ = directory;
 
         Assert.True(await Eventually.TrueAsync(async () => (await server.Http.GetAsync("/readyz")).StatusCode == HttpStatusCode.ServiceUnavailable));
-        var denied = await client.CheckAsync(Check("orders.example.com", "/orders", "Bearer " + Token("orders:read")));
-        Assert.Equal(global::Envoy.Type.V3.StatusCode.Unauthorized, denied.DeniedResponse.Status.Code);
-        Assert.Equal("keys for provider 'corp' not available yet: HTTP 503", Header(denied.DeniedResponse, "x-ext-authz-reason"));
+        // Until the first fetch has failed the deny cannot say why; once it has, it names the failure. Every
+        // answer in between is a 401 that says the keys are not there yet.
+        string? reason = null;
+        Assert.True(await Eventually.TrueAsync(async () =>
+        {
+            var denied = await client.CheckAsync(Check("orders.example.com", "/orders", "Bearer " + Token("orders:read")));
+            Assert.Equal(global::Envoy.Type.V3.StatusCode.Unauthorized, denied.DeniedResponse.Status.Code);
+            reason = Header(denied.DeniedResponse, "x-ext-authz-reason");
+            Assert.StartsWith("keys for provider 'corp' not available yet", reason);
+            return reason!.EndsWith(": HTTP 503", StringComparison.Ordinal);
+        }));
+        Assert.Equal("keys for provider 'corp' not available yet: HTTP 503", reason);
 
         // The endpoint recovers: the unknown kid asks for a refresh, and the next request is allowed.
         jwks.Status = 200;
