@@ -32,7 +32,7 @@ internal sealed class FloorCounters
 internal sealed record Calls(long Check, long CheckOk, long CheckDenied, long ShouldRateLimit, long ShouldRateLimitOk, long ShouldRateLimitOverLimit);
 
 /// <summary>Same fields as the sidecar's /readyz "runtime".</summary>
-internal sealed record Runtime(int Gen0, int Gen1, int Gen2, double GcPauseMs, long HeapBytes, long WorkingSetBytes, bool ServerGc, int Threads)
+internal sealed record Runtime(int Gen0, int Gen1, int Gen2, double GcPauseMs, long HeapBytes, long WorkingSetBytes, bool ServerGc, int Threads, long AllocatedBytes, long PromotedBytes)
 {
     public static Runtime Now() => new(
         GC.CollectionCount(0),
@@ -42,7 +42,9 @@ internal sealed record Runtime(int Gen0, int Gen1, int Gen2, double GcPauseMs, l
         GC.GetGCMemoryInfo().HeapSizeBytes,
         Environment.WorkingSet,
         GCSettings.IsServerGC,
-        ThreadPool.ThreadCount);
+        ThreadPool.ThreadCount,
+        GC.GetTotalAllocatedBytes(precise: false),
+        GC.GetGCMemoryInfo(GCKind.Any).PromotedBytes);
 }
 
 internal sealed record ReadyStatus(bool Ready, string Server, Calls Calls, Runtime Runtime);

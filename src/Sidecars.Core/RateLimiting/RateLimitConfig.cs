@@ -8,9 +8,13 @@ public sealed class RateLimitConfig
     public RateLimitConfig(Dictionary<string, RateLimitDomain> domains)
     {
         Domains = domains;
+        DomainLookup = domains.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     public Dictionary<string, RateLimitDomain> Domains { get; }
+
+    /// <summary><see cref="Domains"/> looked up by characters, so a request's domain needs no string.</summary>
+    public Dictionary<string, RateLimitDomain>.AlternateLookup<ReadOnlySpan<char>> DomainLookup { get; }
 
     public int LimitCount => Domains.Values.Sum(d => Count(d.Root));
 

@@ -44,7 +44,7 @@ public sealed class RateLimitEngine
         query.Batch.Clear();
         var snapshot = _config.Current;
         query.Snapshot = snapshot;
-        snapshot.RateLimits.Domains.TryGetValue(query.Domain, out var domain);
+        snapshot.RateLimits.DomainLookup.TryGetValue(query.DomainName, out var domain);
         var resolved = query.Resolved;
         var outcomes = query.OutcomesMutable;
         for (var i = 0; i < resolved.Length; i++)
@@ -56,7 +56,7 @@ public sealed class RateLimitEngine
             }
 
             var input = query.Descriptors[i];
-            resolved[i] = input.HasOverride ? Override(input) : Match(domain.Root, query.EntriesOf(i));
+            resolved[i] = input.HasOverride ? Override(input) : Match(domain.Root, query.EntriesOf(i), query.Text);
         }
 
         query.Batch.Domain = domain;
@@ -82,19 +82,20 @@ public sealed class RateLimitEngine
     /// envoyproxy/ratelimit's lookup: at each level try <c>key_value</c>, then the wildcard values in file
     /// order, then the key-only default. A limit counts only at the request's last entry; there is no backtracking.
     /// </summary>
-    public static CompiledLimit[]? Match(DescriptorNode domain, ReadOnlySpan<DescriptorEntry> entries)
+    public static CompiledLimit[]? Match(DescriptorNode domain, ReadOnlySpan<DescriptorEntry> entries, ReadOnlySpan<char> text)
     {
         CompiledLimit[]? limits = null;
         var node = domain;
         for (var i = 0; i < entries.Length; i++)
         {
-            var entry = entries[i];
-            var next = FindExact(node, entry);
+            var key = entries[i].KeyIn(text);
+            var value = entries[i].ValueIn(text);
+            var next = FindExact(node, key, value);
             if (next is null)
             {
                 foreach (var wildcard in node.Wildcards)
                 {
-                    if (wildcard.Key == entry.Key && wildcard.Pattern.Matches(entry.Value))
+                    if (key.SequenceEqual(wildcard.Key) && wildcard.Pattern.Matches(value))
                     {
                         next = wildcard.Node;
                         break;
@@ -104,7 +105,7 @@ public sealed class RateLimitEngine
 
             if (next is null)
             {
-                node.ChildLookup.TryGetValue(entry.Key, out next);
+                node.ChildLookup.TryGetValue(key, out next);
             }
 
             if (next is null)
@@ -128,14 +129,14 @@ public sealed class RateLimitEngine
         return limits;
     }
 
-    private static DescriptorNode? FindExact(DescriptorNode node, DescriptorEntry entry)
+    private static DescriptorNode? FindExact(DescriptorNode node, ReadOnlySpan<char> key, ReadOnlySpan<char> value)
     {
-        var length = entry.Key.Length + 1 + entry.Value.Length;
+        var length = key.Length + 1 + value.Length;
         char[]? rented = null;
         var composite = length <= StackKeyLimit ? stackalloc char[length] : (rented = ArrayPool<char>.Shared.Rent(length));
-        entry.Key.CopyTo(composite);
-        composite[entry.Key.Length] = '_';
-        entry.Value.CopyTo(composite[(entry.Key.Length + 1)..]);
+        key.CopyTo(composite);
+        composite[key.Length] = '_';
+        value.CopyTo(composite[(key.Length + 1)..]);
         node.ChildLookup.TryGetValue(composite[..length], out var next);
         if (rented is not null)
         {
@@ -187,7 +188,7 @@ public sealed class RateLimitEngine
                 }
 
                 batch.Add(limit, i, hits, enforced: !limit.ShadowMode && !globalShadow);
-                AppendKey(batch, query.Domain, query.EntriesOf(i), limit.KeySuffix);
+                AppendKey(batch, query.DomainName, query.EntriesOf(i), query.Text, limit.KeySuffix);
             }
         }
     }
@@ -215,15 +216,15 @@ public sealed class RateLimitEngine
     }
 
     /// <summary>Bucket key: <c>domain|key=value|key=value#suffix</c>, with separators escaped. See docs/CONFIG.md.</summary>
-    private static void AppendKey(BucketBatch batch, string domain, ReadOnlySpan<DescriptorEntry> entries, string suffix)
+    private static void AppendKey(BucketBatch batch, ReadOnlySpan<char> domain, ReadOnlySpan<DescriptorEntry> entries, ReadOnlySpan<char> text, string suffix)
     {
         AppendEscaped(batch, domain);
         foreach (var entry in entries)
         {
             batch.AppendKey(EntrySeparator);
-            AppendEscaped(batch, entry.Key);
+            AppendEscaped(batch, entry.KeyIn(text));
             batch.AppendKey(ValueSeparator);
-            AppendEscaped(batch, entry.Value);
+            AppendEscaped(batch, entry.ValueIn(text));
         }
 
         batch.AppendKey(LimitSeparator);
@@ -309,7 +310,7 @@ public sealed class RateLimitEngine
 
     private void Validate(RateLimitQuery query)
     {
-        if (string.IsNullOrEmpty(query.Domain))
+        if (query.DomainName.IsEmpty)
         {
             Throw("rate limit domain must not be empty");
         }
@@ -344,12 +345,12 @@ public sealed class RateLimitEngine
 
             foreach (var entry in query.EntriesOf(i))
             {
-                if (entry.Key.Length == 0)
+                if (entry.KeyLength == 0)
                 {
                     Throw($"descriptor {i} has an entry with an empty key");
                 }
 
-                if (entry.Key.Length > _options.MaxEntryLength || entry.Value.Length > _options.MaxEntryLength)
+                if (entry.KeyLength > _options.MaxEntryLength || entry.ValueLength > _options.MaxEntryLength)
                 {
                     Throw($"descriptor {i} has an entry longer than {_options.MaxEntryLength} characters");
                 }

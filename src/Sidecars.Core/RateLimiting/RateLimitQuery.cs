@@ -10,8 +10,13 @@ public enum RateLimitCode
     OverLimit = 2,
 }
 
-/// <summary>One entry of a request descriptor.</summary>
-public readonly record struct DescriptorEntry(string Key, string Value);
+/// <summary>One entry of a request descriptor: where its key and value sit in the query's <see cref="RateLimitQuery.Text"/>.</summary>
+public readonly record struct DescriptorEntry(int KeyStart, int KeyLength, int ValueStart, int ValueLength)
+{
+    public ReadOnlySpan<char> KeyIn(ReadOnlySpan<char> text) => text.Slice(KeyStart, KeyLength);
+
+    public ReadOnlySpan<char> ValueIn(ReadOnlySpan<char> text) => text.Slice(ValueStart, ValueLength);
+}
 
 /// <summary>A request descriptor: a slice of the query's entries plus its optional override and hits.</summary>
 public struct DescriptorInput
@@ -51,8 +56,9 @@ public struct DescriptorOutcome
 /// </summary>
 public sealed class RateLimitQuery
 {
-    // A query that grew past this (an abusive request) is dropped rather than kept in the pool.
+    // A query that grew past these (an abusive request) is dropped rather than kept in the pool.
     private const int MaxPooledEntries = 1024;
+    private const int MaxPooledText = 64 * 1024;
 
     [ThreadStatic]
     private static RateLimitQuery? t_cached;
@@ -62,7 +68,24 @@ public sealed class RateLimitQuery
     private DescriptorOutcome[] _outcomes = new DescriptorOutcome[8];
     private CompiledLimit[]?[] _resolved = new CompiledLimit[]?[8];
 
-    public string Domain { get; set; } = string.Empty;
+    // The domain and every entry's key and value, as characters in one reused buffer: a request read straight off
+    // the wire (UTF-8) fills it without a string per field.
+    private char[] _text = new char[256];
+    private int _textLength;
+    private int _domainStart;
+    private int _domainLength;
+
+    /// <summary>The domain as a string (tests and diagnostics; allocates). The decision reads <see cref="DomainName"/>.</summary>
+    public string Domain
+    {
+        get => DomainName.ToString();
+        set => SetDomain(value);
+    }
+
+    public ReadOnlySpan<char> DomainName => _text.AsSpan(_domainStart, _domainLength);
+
+    /// <summary>The characters every <see cref="DescriptorEntry"/> points into.</summary>
+    public ReadOnlySpan<char> Text => _text.AsSpan(0, _textLength);
 
     /// <summary>The request's hits_addend; 0 means unset, which counts as 1.</summary>
     public uint HitsAddend { get; set; }
@@ -105,13 +128,22 @@ public sealed class RateLimitQuery
 
     public static void Return(RateLimitQuery query)
     {
-        if (query.EntryCount > MaxPooledEntries || query.DescriptorCount > MaxPooledEntries)
+        if (Reset(query))
         {
-            return;
+            t_cached = query;
+        }
+    }
+
+    /// <summary>Clears <paramref name="query"/> for reuse by whatever pools it; false when it grew too large to be worth keeping.</summary>
+    public static bool Reset(RateLimitQuery query)
+    {
+        if (query.EntryCount > MaxPooledEntries || query.DescriptorCount > MaxPooledEntries || query._text.Length > MaxPooledText)
+        {
+            return false;
         }
 
         query.Clear();
-        t_cached = query;
+        return true;
     }
 
     /// <summary>Starts a descriptor; its entries follow through <see cref="AddEntry"/>.</summary>
@@ -134,15 +166,90 @@ public sealed class RateLimitQuery
         };
     }
 
-    public void AddEntry(string key, string value)
+    public void SetDomain(ReadOnlySpan<char> domain)
+    {
+        _domainStart = Append(domain);
+        _domainLength = domain.Length;
+    }
+
+    /// <summary>Sets the domain from UTF-8; false, and the domain unchanged, if <paramref name="utf8"/> is not valid UTF-8.</summary>
+    public bool TrySetDomainUtf8(ReadOnlySpan<byte> utf8)
+    {
+        var mark = _textLength;
+        if (!TryAppendUtf8(utf8, out var start, out var length))
+        {
+            _textLength = mark;
+            return false;
+        }
+
+        _domainStart = start;
+        _domainLength = length;
+        return true;
+    }
+
+    /// <summary>Adds an entry to the descriptor begun last.</summary>
+    public void AddEntry(ReadOnlySpan<char> key, ReadOnlySpan<char> value)
+    {
+        var keyStart = Append(key);
+        var valueStart = Append(value);
+        AppendEntry(new DescriptorEntry(keyStart, key.Length, valueStart, value.Length));
+    }
+
+    /// <summary>Adds an entry from UTF-8; false, and nothing added, if either is not valid UTF-8.</summary>
+    public bool TryAddEntryUtf8(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        var mark = _textLength;
+        if (!TryAppendUtf8(key, out var keyStart, out var keyLength) || !TryAppendUtf8(value, out var valueStart, out var valueLength))
+        {
+            _textLength = mark;
+            return false;
+        }
+
+        AppendEntry(new DescriptorEntry(keyStart, keyLength, valueStart, valueLength));
+        return true;
+    }
+
+    private void AppendEntry(DescriptorEntry entry)
     {
         if (EntryCount == _entries.Length)
         {
             Array.Resize(ref _entries, EntryCount * 2);
         }
 
-        _entries[EntryCount++] = new DescriptorEntry(key, value);
+        _entries[EntryCount++] = entry;
         _descriptors[DescriptorCount - 1].EntryCount++;
+    }
+
+    private int Append(ReadOnlySpan<char> text)
+    {
+        EnsureText(text.Length);
+        var start = _textLength;
+        text.CopyTo(_text.AsSpan(start));
+        _textLength += text.Length;
+        return start;
+    }
+
+    private bool TryAppendUtf8(ReadOnlySpan<byte> utf8, out int start, out int length)
+    {
+        // UTF-8 never takes fewer bytes than the UTF-16 code units it decodes to.
+        EnsureText(utf8.Length);
+        start = _textLength;
+        var status = System.Text.Unicode.Utf8.ToUtf16(utf8, _text.AsSpan(start), out _, out length, replaceInvalidSequences: false);
+        if (status != System.Buffers.OperationStatus.Done)
+        {
+            return false;
+        }
+
+        _textLength += length;
+        return true;
+    }
+
+    private void EnsureText(int more)
+    {
+        if (_text.Length - _textLength < more)
+        {
+            Array.Resize(ref _text, Math.Max(_text.Length * 2, _textLength + more));
+        }
     }
 
     public ReadOnlySpan<DescriptorEntry> EntriesOf(int descriptor)
@@ -158,7 +265,9 @@ public sealed class RateLimitQuery
         Array.Clear(_resolved, 0, DescriptorCount);
         DescriptorCount = 0;
         EntryCount = 0;
-        Domain = string.Empty;
+        _textLength = 0;
+        _domainStart = 0;
+        _domainLength = 0;
         HitsAddend = 0;
         OverallCode = RateLimitCode.Unknown;
         Snapshot = null;

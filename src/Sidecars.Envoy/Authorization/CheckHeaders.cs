@@ -42,15 +42,15 @@ public sealed class CheckHeaders
             var at = 0;
 
             // The field's own tag and length, already checked by the reader.
-            CheckRequestReader.TryReadTag(entry, ref at, out _);
-            CheckRequestReader.TryReadLength(entry, ref at, out _);
+            ProtoWire.TryReadTag(entry, ref at, out _);
+            ProtoWire.TryReadLength(entry, ref at, out _);
             var content = entry[at..];
             int keyStart = 0, keyLength = 0, valueStart = 0, valueLength = 0;
             at = 0;
             while (at < content.Length)
             {
-                if (!CheckRequestReader.TryReadTag(content, ref at, out var tag) || tag is not (KeyTag or ValueTag)
-                    || !CheckRequestReader.TryReadLength(content, ref at, out var length))
+                if (!ProtoWire.TryReadTag(content, ref at, out var tag) || tag is not (KeyTag or ValueTag)
+                    || !ProtoWire.TryReadLength(content, ref at, out var length))
                 {
                     return null;
                 }

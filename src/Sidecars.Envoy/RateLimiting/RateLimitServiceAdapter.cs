@@ -19,12 +19,12 @@ public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHea
     // Not UNKNOWN, which says "bug"; behind failure_mode_deny: false every status lets the request through.
     private static readonly Status UnreadableStatus = new(StatusCode.InvalidArgument, "malformed request: not a RateLimitRequest protobuf message");
 
-    /// <summary>The generated service's method (in-process callers and tests); the server binds <see cref="Answer"/>.</summary>
+    /// <summary>The generated service's method (in-process callers and tests); the server binds <see cref="Answer(RateLimitCall, CancellationToken)"/>.</summary>
     public override async Task<RateLimitResponse> ShouldRateLimit(RateLimitRequest request, ServerCallContext context) =>
         (await Answer(request, context.CancellationToken).ConfigureAwait(false)).ToMessage();
 
     /// <summary>
-    /// The server's entry: the decision's answer, encoded straight from the outcomes unless it adds headers
+    /// The decision's answer to a whole request, encoded straight from the outcomes unless it adds headers
     /// (see <see cref="RateLimitAnswer"/>). Throws <see cref="RpcException"/> for a request it refuses.
     /// </summary>
     public Task<RateLimitAnswer> Answer(RateLimitRequest request, CancellationToken cancellationToken)
@@ -36,19 +36,36 @@ public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHea
 
         CheckBounds(request);
         var query = RateLimitQuery.Rent();
-        var pooled = true;
+        Map(request, query);
+        return Decide(query, owner: null, cancellationToken);
+    }
+
+    /// <summary>
+    /// The server's entry for a call read off the wire: a call read straight into its query is decided as it is (the
+    /// reader kept to the bounds the adapter checks on a message, and the engine checks the configured ones), any
+    /// other as its message. Releases the call once its answer is built.
+    /// </summary>
+    public Task<RateLimitAnswer> Answer(RateLimitCall call, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        return call.Request is { } request ? Answer(request, cancellationToken) : Decide(call.Query!, call, cancellationToken);
+    }
+
+    /// <summary>Decides <paramref name="query"/>, then gives it back: to its <paramref name="owner"/> call, else to the query pool.</summary>
+    private Task<RateLimitAnswer> Decide(RateLimitQuery query, RateLimitCall? owner, CancellationToken cancellationToken)
+    {
+        var release = true;
         try
         {
-            Map(request, query);
             var pending = engine.DecideAsync(query, cancellationToken);
             if (pending.IsCompletedSuccessfully)
             {
                 return Task.FromResult(BuildAnswer(query));
             }
 
-            // A shared store answers later: the query goes back to the pool when that answer is built.
-            pooled = false;
-            return Finish(pending, query);
+            // A shared store answers later: the query is given back when that answer is built.
+            release = false;
+            return Finish(pending, query, owner);
         }
         catch (RateLimitRequestException e)
         {
@@ -56,14 +73,14 @@ public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHea
         }
         finally
         {
-            if (pooled)
+            if (release)
             {
-                RateLimitQuery.Return(query);
+                Release(query, owner);
             }
         }
     }
 
-    private async Task<RateLimitAnswer> Finish(ValueTask<RateLimitCode> pending, RateLimitQuery query)
+    private async Task<RateLimitAnswer> Finish(ValueTask<RateLimitCode> pending, RateLimitQuery query, RateLimitCall? owner)
     {
         try
         {
@@ -75,6 +92,18 @@ public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHea
             throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
         }
         finally
+        {
+            Release(query, owner);
+        }
+    }
+
+    private static void Release(RateLimitQuery query, RateLimitCall? owner)
+    {
+        if (owner is not null)
+        {
+            owner.Release();
+        }
+        else
         {
             RateLimitQuery.Return(query);
         }
@@ -117,7 +146,7 @@ public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHea
 
     internal static void Map(RateLimitRequest request, RateLimitQuery query)
     {
-        query.Domain = request.Domain;
+        query.SetDomain(request.Domain);
         query.HitsAddend = request.HitsAddend;
 
         // Indexed loops: RepeatedField's enumerator is an allocated iterator.

@@ -23,8 +23,6 @@ namespace Sidecars.Envoy.Wire;
 /// </remarks>
 public static class CheckRequestReader
 {
-    private const int LengthDelimited = 2;
-
     // Header entries a request may carry before this reader leaves it to the generated parser (Kestrel's own limit is 100).
     private const int MaxEntries = 256;
 
@@ -173,14 +171,14 @@ public static class CheckRequestReader
         while (at < message.Length)
         {
             var tagAt = at;
-            if (!TryReadTag(message, ref at, out var tag))
+            if (!ProtoWire.TryReadTag(message, ref at, out var tag))
             {
                 return false;
             }
 
             if ((int)(tag >> 3) == number)
             {
-                if (seen || (tag & 7) != LengthDelimited || !TryReadLength(message, ref at, out var length))
+                if (seen || (tag & 7) != ProtoWire.LengthDelimited || !ProtoWire.TryReadLength(message, ref at, out var length))
                 {
                     return false;
                 }
@@ -189,7 +187,7 @@ public static class CheckRequestReader
                 found = new Field(tagAt, at, length);
                 at += length;
             }
-            else if (!TrySkip(message, ref at, (int)(tag & 7)))
+            else if (!ProtoWire.TrySkip(message, ref at, (int)(tag & 7)))
             {
                 return false;
             }
@@ -207,14 +205,14 @@ public static class CheckRequestReader
         while (at < http.Length)
         {
             var start = at;
-            if (!TryReadTag(http, ref at, out var tag))
+            if (!ProtoWire.TryReadTag(http, ref at, out var tag))
             {
                 return false;
             }
 
             if ((int)(tag >> 3) != AttributeContext.Types.HttpRequest.HeadersFieldNumber)
             {
-                if (!TrySkip(http, ref at, (int)(tag & 7)))
+                if (!ProtoWire.TrySkip(http, ref at, (int)(tag & 7)))
                 {
                     return false;
                 }
@@ -222,7 +220,7 @@ public static class CheckRequestReader
                 continue;
             }
 
-            if ((tag & 7) != LengthDelimited || !TryReadLength(http, ref at, out var length) || entries == MaxEntries)
+            if ((tag & 7) != ProtoWire.LengthDelimited || !ProtoWire.TryReadLength(http, ref at, out var length) || entries == MaxEntries)
             {
                 return false;
             }
@@ -248,75 +246,6 @@ public static class CheckRequestReader
         }
 
         return true;
-    }
-
-    /// <summary>Skips a field's value as the generated parser does; groups (long deprecated) are left to it.</summary>
-    internal static bool TrySkip(ReadOnlySpan<byte> message, ref int at, int wireType)
-    {
-        switch (wireType)
-        {
-            case 0:
-                return TryReadVarint(message, ref at, out _);
-            case 1:
-                at += 8;
-                return at <= message.Length;
-            case LengthDelimited:
-                if (!TryReadLength(message, ref at, out var length))
-                {
-                    return false;
-                }
-
-                at += length;
-                return true;
-            case 5:
-                at += 4;
-                return at <= message.Length;
-            default:
-                return false;
-        }
-    }
-
-    /// <summary>A tag as the generated parser reads it: a varint cut to 32 bits, field number 0 refused.</summary>
-    internal static bool TryReadTag(ReadOnlySpan<byte> message, ref int at, out uint tag)
-    {
-        tag = 0;
-        if (!TryReadVarint(message, ref at, out var value))
-        {
-            return false;
-        }
-
-        tag = (uint)value;
-        return tag >> 3 != 0;
-    }
-
-    /// <summary>A length prefix that fits what is left of the message.</summary>
-    internal static bool TryReadLength(ReadOnlySpan<byte> message, ref int at, out int length)
-    {
-        length = 0;
-        if (!TryReadVarint(message, ref at, out var value) || value > (ulong)(message.Length - at))
-        {
-            return false;
-        }
-
-        length = (int)value;
-        return true;
-    }
-
-    /// <summary>A varint of at most 10 bytes (the generated parser's bound).</summary>
-    internal static bool TryReadVarint(ReadOnlySpan<byte> message, ref int at, out ulong value)
-    {
-        value = 0;
-        for (var shift = 0; shift < 70 && at < message.Length; shift += 7)
-        {
-            var b = message[at++];
-            value |= (ulong)(b & 0x7F) << shift;
-            if (b < 0x80)
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     private static void Copy(ReadOnlySpan<byte> from, byte[] buffer, ref int written)

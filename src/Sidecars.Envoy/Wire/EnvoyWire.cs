@@ -14,6 +14,7 @@ namespace Sidecars.Envoy.Wire;
 /// The two gRPC methods Envoy calls, with <see cref="LenientMarshaller"/> request marshallers, and the markers
 /// that stand for a request that could not be read. The server binds these instead of the generated ones.
 /// Check answers with a <see cref="CheckAnswer"/>, whose encoded bytes (a kept allow) go to the wire unchanged.
+/// ShouldRateLimit reads a <see cref="RateLimitCall"/>, usually straight into the core's query.
 /// </summary>
 public static class EnvoyWire
 {
@@ -32,8 +33,8 @@ public static class EnvoyWire
         Marshallers.Create<CheckAnswer>(WriteCheckAnswer, context => new CheckAnswer(CheckResponse.Parser.ParseFrom(context.PayloadAsReadOnlySequence()))));
 
     /// <summary>ShouldRateLimit on the wire; answers with a <see cref="RateLimitAnswer"/>, usually encoded bytes.</summary>
-    public static readonly Method<RateLimitRequest, RateLimitAnswer> ShouldRateLimit = Unary(
-        RateLimitService.Descriptor, "ShouldRateLimit", LenientMarshaller.Create(RateLimitRequest.Parser, RateLimitRequest.Descriptor, UnreadableRateLimitRequest),
+    public static readonly Method<RateLimitCall, RateLimitAnswer> ShouldRateLimit = Unary(
+        RateLimitService.Descriptor, "ShouldRateLimit", Marshallers.Create<RateLimitCall>((call, context) => WriteAnswer(call.ToRequest(), default, context), context => RateLimitRequestReader.Read(context.PayloadAsReadOnlySequence())),
         Marshallers.Create<RateLimitAnswer>(WriteRateLimitAnswer, context => new RateLimitAnswer(RateLimitResponse.Parser.ParseFrom(context.PayloadAsReadOnlySequence()))));
 
     /// <summary>Reads a CheckRequest as the server does (tests and fuzz harnesses call this directly).</summary>
@@ -43,7 +44,10 @@ public static class EnvoyWire
     /// <summary>Reads a Check call as the server does: the request, its headers kept as bytes where that reading is exact.</summary>
     public static CheckCall ReadCheck(ReadOnlyMemory<byte> bytes) => CheckRequestReader.Read(new ReadOnlySequence<byte>(bytes));
 
-    /// <summary>Reads a RateLimitRequest as the server does.</summary>
+    /// <summary>Reads a ShouldRateLimit call as the server does: straight into the core's query where that reading is exact.</summary>
+    public static RateLimitCall ReadRateLimit(ReadOnlyMemory<byte> bytes) => RateLimitRequestReader.Read(new ReadOnlySequence<byte>(bytes));
+
+    /// <summary>Reads a RateLimitRequest as the lenient marshaller does (the reading a call falls back to).</summary>
     public static RateLimitRequest ReadRateLimitRequest(ReadOnlyMemory<byte> bytes) =>
         LenientMarshaller.Read(new ReadOnlySequence<byte>(bytes), RateLimitRequest.Parser, RateLimitRequest.Descriptor, UnreadableRateLimitRequest);
 

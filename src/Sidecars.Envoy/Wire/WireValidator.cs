@@ -33,7 +33,7 @@ internal static class WireValidator
         var at = 0;
         while (at < input.Length)
         {
-            if (!CheckRequestReader.TryReadTag(input, ref at, out var tag))
+            if (!ProtoWire.TryReadTag(input, ref at, out var tag))
             {
                 return false;
             }
@@ -43,7 +43,7 @@ internal static class WireValidator
             if (kind == FieldKind.Unknown)
             {
                 // Kept by the parser as an unknown field: any well-formed value but a group (left to the parser).
-                if (!CheckRequestReader.TrySkip(input, ref at, wireType))
+                if (!ProtoWire.TrySkip(input, ref at, wireType))
                 {
                     return false;
                 }
@@ -53,7 +53,7 @@ internal static class WireValidator
 
             if (wireType == 2)
             {
-                if (!CheckRequestReader.TryReadLength(input, ref at, out var length))
+                if (!ProtoWire.TryReadLength(input, ref at, out var length))
                 {
                     return false;
                 }
@@ -75,7 +75,7 @@ internal static class WireValidator
                     return false;
                 }
             }
-            else if (wireType != WireTypeOf(kind) || !CheckRequestReader.TrySkip(input, ref at, wireType))
+            else if (wireType != WireTypeOf(kind) || !ProtoWire.TrySkip(input, ref at, wireType))
             {
                 return false;
             }
@@ -98,7 +98,7 @@ internal static class WireValidator
         var at = 0;
         while (at < content.Length)
         {
-            if (!CheckRequestReader.TryReadVarint(content, ref at, out _))
+            if (!ProtoWire.TryReadVarint(content, ref at, out _))
             {
                 return false;
             }

@@ -52,9 +52,9 @@ internal sealed record ReadyStatus(
 
 /// <summary>
 /// The process's GC and thread pool at this moment: the load tool reads it before and after a run (GC counts and
-/// pause time per run, which GC mode the build runs with). The floor serves the same object.
+/// pause time per run, which GC mode the build runs with, bytes allocated per call, what the last GC promoted). The floor serves the same object.
 /// </summary>
-internal sealed record RuntimeStatus(int Gen0, int Gen1, int Gen2, double GcPauseMs, long HeapBytes, long WorkingSetBytes, bool ServerGc, int Threads)
+internal sealed record RuntimeStatus(int Gen0, int Gen1, int Gen2, double GcPauseMs, long HeapBytes, long WorkingSetBytes, bool ServerGc, int Threads, long AllocatedBytes, long PromotedBytes)
 {
     public static RuntimeStatus Now() => new(
         GC.CollectionCount(0),
@@ -64,7 +64,9 @@ internal sealed record RuntimeStatus(int Gen0, int Gen1, int Gen2, double GcPaus
         GC.GetGCMemoryInfo().HeapSizeBytes,
         Environment.WorkingSet,
         System.Runtime.GCSettings.IsServerGC,
-        ThreadPool.ThreadCount);
+        ThreadPool.ThreadCount,
+        GC.GetTotalAllocatedBytes(precise: false),
+        GC.GetGCMemoryInfo(GCKind.Any).PromotedBytes);
 }
 
 /// <summary>A remote provider's keys: <c>last_error</c> says why the last fetch failed, <c>key_errors</c> which keys the last document left out and why.</summary>

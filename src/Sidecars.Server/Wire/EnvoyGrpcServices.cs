@@ -35,9 +35,9 @@ internal sealed class EnvoyGrpcServices(AuthorizationServiceAdapter authorizatio
         return CountCheckAsync(answer);
     }
 
-    public Task<RateLimitAnswer> ShouldRateLimit(RateLimitRequest request, ServerCallContext context)
+    public Task<RateLimitAnswer> ShouldRateLimit(RateLimitCall call, ServerCallContext context)
     {
-        var answer = rateLimit.Answer(request, context.CancellationToken);
+        var answer = rateLimit.Answer(call, context.CancellationToken);
         if (answer.IsCompletedSuccessfully)
         {
             CountRateLimit(answer.Result);

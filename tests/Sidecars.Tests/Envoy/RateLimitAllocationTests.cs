@@ -1,6 +1,8 @@
 using Envoy.Extensions.Common.Ratelimit.V3;
 using Envoy.Service.Ratelimit.V3;
+using Google.Protobuf;
 using Sidecars.Envoy.RateLimiting;
+using Sidecars.Envoy.Wire;
 using Sidecars.RateLimiting;
 using Sidecars.Tests.Infrastructure;
 
@@ -17,6 +19,9 @@ public sealed class RateLimitAllocationTests
     // array, and a DescriptorStatus and a Duration per descriptor; nothing else. The measured figure is the budget,
     // so any new per-call object fails this test (docs/BENCHMARKS.md has the call before and after).
     private const long ThreeDescriptorBudgetBytes = 512;
+
+    // On the wire, read straight into the query: the encoded answer's array, its RateLimitAnswer and the completed Task.
+    private const long WireBudgetBytes = 224;
 
     private const string Config = """
         domain: edge
@@ -100,5 +105,25 @@ public sealed class RateLimitAllocationTests
         Assert.Equal((4_000_000_000u, RateLimitResponse.Types.RateLimit.Types.Unit.Minute, "orders"), (second.Statuses[1].CurrentLimit.RequestsPerUnit, second.Statuses[1].CurrentLimit.Unit, second.Statuses[1].CurrentLimit.Name));
         Assert.Equal(string.Empty, second.Statuses[0].CurrentLimit.Name);
         Assert.Equal(RateLimitResponse.Types.RateLimit.Types.Unit.Hour, second.Statuses[2].CurrentLimit.Unit);
+    }
+
+    [Fact]
+    public async Task Three_descriptors_on_the_wire_allocate_only_the_encoded_answer()
+    {
+        using var engine = new TestEngine(Config);
+        var adapter = new RateLimitServiceAdapter(engine.Engine, new RateLimitHeadersOptions());
+        ReadOnlyMemory<byte> bytes = Request().ToByteArray();
+        var first = await adapter.Answer(EnvoyWire.ReadRateLimit(bytes), CancellationToken.None);
+        Assert.Equal(RateLimitResponse.Types.Code.Ok, first.OverallCode);
+        Assert.Equal(3, first.ToMessage().Statuses.Count);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            _ = adapter.Answer(EnvoyWire.ReadRateLimit(bytes), CancellationToken.None);
+        }
+
+        var perCall = (GC.GetAllocatedBytesForCurrentThread() - before) / 1000;
+        Assert.True(perCall <= WireBudgetBytes, $"3 descriptors on the wire allocated {perCall} bytes per call; the budget is {WireBudgetBytes}");
     }
 }
