@@ -39,7 +39,7 @@ public sealed class RedisClusterFixture : IDisposable
 
     internal RedisServer[] Nodes { get; }
 
-    internal string Configuration => string.Join(',', Nodes.Select(n => n.Endpoint)) + ",connectTimeout=2000,asyncTimeout=2000";
+    internal string Configuration => string.Join(',', Nodes.Select(n => n.Endpoint)) + ",connectTimeout=10000,asyncTimeout=10000";
 
     public void Dispose()
     {
@@ -67,7 +67,7 @@ public sealed class RedisClusterTests(RedisClusterFixture cluster) : IClassFixtu
         SidecarServer.StartAsync(directory.Path, settings: new Dictionary<string, string?>
         {
             ["Sidecars:Redis:Configuration"] = cluster.Configuration,
-            ["Sidecars:Redis:OperationTimeout"] = "00:00:02",
+            ["Sidecars:Redis:OperationTimeout"] = "00:00:10",
             ["Sidecars:Redis:OverLimitCacheSize"] = "0",
         });
 
