@@ -44,7 +44,7 @@ public sealed class BucketBatch
 
     public ReadOnlySpan<char> Key(in BucketOperation operation) => _keys.AsSpan(operation.KeyStart, operation.KeyLength);
 
-    /// <summary>Appends an operation whose key is then written with <see cref="AppendKey(ReadOnlySpan{char})"/>.</summary>
+    /// <summary>Appends an operation whose key is then written with <see cref="ReserveKey"/> and <see cref="CommitKey"/>.</summary>
     public ref BucketOperation Add(CompiledLimit limit, int descriptor, ulong hits, bool enforced)
     {
         if (Count == _operations.Length)
@@ -57,19 +57,22 @@ public sealed class BucketBatch
         return ref op;
     }
 
-    public void AppendKey(ReadOnlySpan<char> text)
+    /// <summary>Room for at most <paramref name="maxLength"/> characters of the last operation's key.</summary>
+    public Span<char> ReserveKey(int maxLength)
     {
-        EnsureKeyCapacity(text.Length);
-        text.CopyTo(_keys.AsSpan(_keyLength));
-        _keyLength += text.Length;
-        _operations[Count - 1].KeyLength += text.Length;
+        if (_keyLength + maxLength > _keys.Length)
+        {
+            Array.Resize(ref _keys, Math.Max(_keys.Length * 2, _keyLength + maxLength));
+        }
+
+        return _keys.AsSpan(_keyLength, maxLength);
     }
 
-    public void AppendKey(char c)
+    /// <summary>Keeps the first <paramref name="length"/> characters written to <see cref="ReserveKey"/>'s span as the last operation's key.</summary>
+    public void CommitKey(int length)
     {
-        EnsureKeyCapacity(1);
-        _keys[_keyLength++] = c;
-        _operations[Count - 1].KeyLength++;
+        _keyLength += length;
+        _operations[Count - 1].KeyLength += length;
     }
 
     public void Clear()
@@ -79,14 +82,6 @@ public sealed class BucketBatch
         _keyLength = 0;
         Domain = null;
         BackendUnavailable = false;
-    }
-
-    private void EnsureKeyCapacity(int more)
-    {
-        if (_keyLength + more > _keys.Length)
-        {
-            Array.Resize(ref _keys, Math.Max(_keys.Length * 2, _keyLength + more));
-        }
     }
 }
 

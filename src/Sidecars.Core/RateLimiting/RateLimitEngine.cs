@@ -19,6 +19,7 @@ public sealed class RateLimitEngine
     private const char ValueSeparator = '=';
     private const char LimitSeparator = '#';
     private const char Escape = '\\';
+    private static readonly SearchValues<char> Separators = SearchValues.Create([EntrySeparator, ValueSeparator, LimitSeparator, Escape]);
 
     private readonly ConfigState _config;
     private readonly IBucketStore _store;
@@ -218,34 +219,45 @@ public sealed class RateLimitEngine
     /// <summary>Bucket key: <c>domain|key=value|key=value#suffix</c>, with separators escaped. See docs/CONFIG.md.</summary>
     private static void AppendKey(BucketBatch batch, ReadOnlySpan<char> domain, ReadOnlySpan<DescriptorEntry> entries, ReadOnlySpan<char> text, string suffix)
     {
-        AppendEscaped(batch, domain);
+        // Room for every character escaped, so the key is written in one pass with no bounds checks between parts.
+        var most = 2 * domain.Length + 1 + suffix.Length;
         foreach (var entry in entries)
         {
-            batch.AppendKey(EntrySeparator);
-            AppendEscaped(batch, entry.KeyIn(text));
-            batch.AppendKey(ValueSeparator);
-            AppendEscaped(batch, entry.ValueIn(text));
+            most += 2 + 2 * (entry.KeyLength + entry.ValueLength);
         }
 
-        batch.AppendKey(LimitSeparator);
-        batch.AppendKey(suffix);
+        var key = batch.ReserveKey(most);
+        var at = WriteEscaped(key, domain);
+        foreach (var entry in entries)
+        {
+            key[at++] = EntrySeparator;
+            at += WriteEscaped(key[at..], entry.KeyIn(text));
+            key[at++] = ValueSeparator;
+            at += WriteEscaped(key[at..], entry.ValueIn(text));
+        }
+
+        key[at++] = LimitSeparator;
+        suffix.CopyTo(key[at..]);
+        batch.CommitKey(at + suffix.Length);
     }
 
-    private static void AppendEscaped(BucketBatch batch, ReadOnlySpan<char> text)
+    private static int WriteEscaped(Span<char> destination, ReadOnlySpan<char> text)
     {
+        var at = 0;
         while (true)
         {
-            var at = text.IndexOfAny(['|', '=', '#', '\\']);
-            if (at < 0)
+            var found = text.IndexOfAny(Separators);
+            if (found < 0)
             {
-                batch.AppendKey(text);
-                return;
+                text.CopyTo(destination[at..]);
+                return at + text.Length;
             }
 
-            batch.AppendKey(text[..at]);
-            batch.AppendKey(Escape);
-            batch.AppendKey(text[at]);
-            text = text[(at + 1)..];
+            text[..found].CopyTo(destination[at..]);
+            at += found;
+            destination[at++] = Escape;
+            destination[at++] = text[found];
+            text = text[(found + 1)..];
         }
     }
 

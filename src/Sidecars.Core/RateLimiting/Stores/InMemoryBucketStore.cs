@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace Sidecars.RateLimiting.Stores;
 
 /// <summary>Bounds and housekeeping of the in-memory store.</summary>
@@ -13,18 +11,17 @@ public sealed class InMemoryStoreOptions
 }
 
 /// <summary>
-/// Buckets in this process. Each request locks the stripes of its keys in ascending order (so two requests
-/// never deadlock), decides every bucket, then charges all or none: N parallel callers can never be
-/// granted more than the limit.
+/// Buckets in this process, in stripes: each stripe is a plain dictionary guarded by its own lock, so a key is
+/// hashed once for its stripe and once in the stripe's dictionary, and no node object is kept per bucket. Each
+/// request locks the stripes of its keys in ascending order (so two requests never deadlock), decides every
+/// bucket, then charges all or none: N parallel callers can never be granted more than the limit.
 /// </summary>
 public sealed class InMemoryBucketStore : IBucketStore, IStoreStatusSource, IDisposable
 {
     private const int StripeCount = 1024;
     private const int StackLimit = 64;
 
-    private readonly ConcurrentDictionary<string, Bucket> _buckets = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Bucket>.AlternateLookup<ReadOnlySpan<char>> _lookup;
-    private readonly object[] _stripes = new object[StripeCount];
+    private readonly Stripe[] _stripes = new Stripe[StripeCount];
     private readonly TimeProvider _time;
     private readonly InMemoryStoreOptions _options;
     private readonly ITimer _sweeper;
@@ -36,10 +33,9 @@ public sealed class InMemoryBucketStore : IBucketStore, IStoreStatusSource, IDis
     {
         _time = time;
         _options = options ?? new InMemoryStoreOptions();
-        _lookup = _buckets.GetAlternateLookup<ReadOnlySpan<char>>();
         for (var i = 0; i < _stripes.Length; i++)
         {
-            _stripes[i] = new object();
+            _stripes[i] = new Stripe();
         }
 
         _sweeper = time.CreateTimer(static s => ((InMemoryBucketStore)s!).Sweep(), this, _options.SweepInterval, _options.SweepInterval);
@@ -57,34 +53,37 @@ public sealed class InMemoryBucketStore : IBucketStore, IStoreStatusSource, IDis
     {
         var ops = batch.Operations;
         int[]? rented = null;
-        var stripes = ops.Length <= StackLimit ? stackalloc int[ops.Length] : (rented = System.Buffers.ArrayPool<int>.Shared.Rent(ops.Length)).AsSpan(0, ops.Length);
+        var buffer = ops.Length <= StackLimit ? stackalloc int[ops.Length * 2] : (rented = System.Buffers.ArrayPool<int>.Shared.Rent(ops.Length * 2)).AsSpan(0, ops.Length * 2);
+        var stripeOf = buffer[..ops.Length];
+        var order = buffer[ops.Length..];
         var states = ops.Length <= StackLimit ? stackalloc BucketState[ops.Length] : new BucketState[ops.Length];
         for (var i = 0; i < ops.Length; i++)
         {
-            stripes[i] = StripeOf(batch.Key(ops[i]));
+            stripeOf[i] = StripeOf(batch.Key(ops[i]));
         }
 
-        stripes.Sort();
+        stripeOf.CopyTo(order);
+        order.Sort();
         var locked = 0;
         try
         {
-            for (; locked < stripes.Length; locked++)
+            for (; locked < order.Length; locked++)
             {
-                if (locked == 0 || stripes[locked] != stripes[locked - 1])
+                if (locked == 0 || order[locked] != order[locked - 1])
                 {
-                    Monitor.Enter(_stripes[stripes[locked]]);
+                    _stripes[order[locked]].Gate.Enter();
                 }
             }
 
-            return Decide(batch, ops, states, UnixNanos());
+            return Decide(batch, ops, stripeOf, states, UnixNanos());
         }
         finally
         {
             for (var i = locked - 1; i >= 0; i--)
             {
-                if (i == 0 || stripes[i] != stripes[i - 1])
+                if (i == 0 || order[i] != order[i - 1])
                 {
-                    Monitor.Exit(_stripes[stripes[i]]);
+                    _stripes[order[i]].Gate.Exit();
                 }
             }
 
@@ -95,7 +94,7 @@ public sealed class InMemoryBucketStore : IBucketStore, IStoreStatusSource, IDis
         }
     }
 
-    private bool Decide(BucketBatch batch, Span<BucketOperation> ops, Span<BucketState> states, long now)
+    private bool Decide(BucketBatch batch, Span<BucketOperation> ops, ReadOnlySpan<int> stripeOf, Span<BucketState> states, long now)
     {
         var denied = false;
         for (var i = 0; i < ops.Length; i++)
@@ -110,7 +109,7 @@ public sealed class InMemoryBucketStore : IBucketStore, IStoreStatusSource, IDis
             {
                 state = states[earlier];
             }
-            else if (_lookup.TryGetValue(key, out var bucket))
+            else if (_stripes[stripeOf[i]].Lookup.TryGetValue(key, out var bucket))
             {
                 state = bucket.State;
                 op.StoreSlot = bucket;
@@ -141,7 +140,7 @@ public sealed class InMemoryBucketStore : IBucketStore, IStoreStatusSource, IDis
                 }
                 else
                 {
-                    Store(batch.Key(op), states[i], states[i].IdleAfter(op.Limit), now);
+                    Store(_stripes[stripeOf[i]], batch.Key(op), states[i], states[i].IdleAfter(op.Limit), now);
                 }
             }
         }
@@ -163,9 +162,10 @@ public sealed class InMemoryBucketStore : IBucketStore, IStoreStatusSource, IDis
         return -1;
     }
 
-    private void Store(ReadOnlySpan<char> key, BucketState state, long idleAfter, long now)
+    /// <summary>Called with <paramref name="stripe"/> locked.</summary>
+    private void Store(Stripe stripe, ReadOnlySpan<char> key, BucketState state, long idleAfter, long now)
     {
-        if (_lookup.TryGetValue(key, out var bucket))
+        if (stripe.Lookup.TryGetValue(key, out var bucket))
         {
             bucket.State = state;
             bucket.IdleAfter = idleAfter;
@@ -183,7 +183,7 @@ public sealed class InMemoryBucketStore : IBucketStore, IStoreStatusSource, IDis
         }
 
         // Only a first sight of a key allocates: the key string and its bucket.
-        if (_lookup.TryAdd(key, new Bucket { State = state, IdleAfter = idleAfter }))
+        if (stripe.Lookup.TryAdd(key, new Bucket { State = state, IdleAfter = idleAfter }))
         {
             Interlocked.Increment(ref _count);
         }
@@ -213,32 +213,30 @@ public sealed class InMemoryBucketStore : IBucketStore, IStoreStatusSource, IDis
     private void Sweep(long graceNanos)
     {
         var now = UnixNanos();
-        foreach (var (key, bucket) in _buckets)
+        foreach (var stripe in _stripes)
         {
-            if (Volatile.Read(ref bucket.IdleAfter) > now - graceNanos)
-            {
-                continue;
-            }
-
             // TryEnter, never Enter: a sweep forced from the request path already holds other stripes, and
             // waiting out of order could deadlock. A busy stripe is left for the next sweep, and so is one this
             // thread holds: the request holding it may be about to charge one of its buckets.
-            var stripe = _stripes[StripeOf(key)];
-            if (Monitor.IsEntered(stripe) || !Monitor.TryEnter(stripe))
+            if (stripe.Buckets.Count == 0 || stripe.Gate.IsHeldByCurrentThread || !stripe.Gate.TryEnter())
             {
                 continue;
             }
 
             try
             {
-                if (bucket.IdleAfter <= now && _buckets.TryRemove(new KeyValuePair<string, Bucket>(key, bucket)))
+                foreach (var (key, bucket) in stripe.Buckets)
                 {
-                    Interlocked.Decrement(ref _count);
+                    // Removing the current entry while enumerating is allowed for Dictionary.
+                    if (bucket.IdleAfter <= now - graceNanos && stripe.Buckets.Remove(key))
+                    {
+                        Interlocked.Decrement(ref _count);
+                    }
                 }
             }
             finally
             {
-                Monitor.Exit(stripe);
+                stripe.Gate.Exit();
             }
         }
     }
@@ -254,7 +252,20 @@ public sealed class InMemoryBucketStore : IBucketStore, IStoreStatusSource, IDis
 
     private long UnixNanos() => (_time.GetUtcNow().UtcTicks - DateTime.UnixEpoch.Ticks) * 100;
 
+    // Randomized (Marvin): a client choosing descriptor values cannot pile its keys into one stripe.
     private static int StripeOf(ReadOnlySpan<char> key) => string.GetHashCode(key) & (StripeCount - 1);
+
+    private sealed class Stripe
+    {
+        public readonly Lock Gate = new();
+
+        // Ordinal keys: Dictionary hashes them unrandomized until a stripe sees many collisions, then randomizes.
+        public readonly Dictionary<string, Bucket> Buckets = new(StringComparer.Ordinal);
+
+        public Stripe() => Lookup = Buckets.GetAlternateLookup<ReadOnlySpan<char>>();
+
+        public Dictionary<string, Bucket>.AlternateLookup<ReadOnlySpan<char>> Lookup { get; }
+    }
 
     private sealed class Bucket
     {
