@@ -57,8 +57,7 @@ public sealed class RequestTokens : ITokenSource
             return new ProviderToken(TokenState.Invalid, Failure: JwtFailure.Invalid($"unknown provider '{name}'"));
         }
 
-        var text = Extract(_request, provider.Locations, out var token);
-        if (text is null)
+        if (!Extract(_request, provider.Locations, out var token))
         {
             return ProviderToken.Missing;
         }
@@ -102,9 +101,9 @@ public sealed class RequestTokens : ITokenSource
 
     /// <summary>
     /// The token from the first location that has one: a header value after its prefix (compared
-    /// case-insensitively, as auth schemes are), a query parameter, or a cookie. Returns the text it came from.
+    /// case-insensitively, as auth schemes are), a query parameter, or a cookie. The span is valid for the request.
     /// </summary>
-    public static string? Extract(IRequestView request, IReadOnlyList<TokenLocation> locations, out ReadOnlySpan<char> token)
+    public static bool Extract(IRequestView request, IReadOnlyList<TokenLocation> locations, out ReadOnlySpan<char> token)
     {
         token = default;
         for (var i = 0; i < locations.Count; i++)
@@ -113,13 +112,12 @@ public sealed class RequestTokens : ITokenSource
             switch (location.Kind)
             {
                 case TokenLocationKind.Header:
-                    var value = request.Header(location.Name);
-                    if (value is not null && value.StartsWith(location.Prefix, StringComparison.OrdinalIgnoreCase))
+                    if (request.TryHeader(location.Name, out var value) && value.StartsWith(location.Prefix, StringComparison.OrdinalIgnoreCase))
                     {
-                        token = value.AsSpan(location.Prefix.Length).Trim();
+                        token = value[location.Prefix.Length..].Trim();
                         if (token.Length > 0)
                         {
-                            return value;
+                            return true;
                         }
                     }
 
@@ -127,22 +125,22 @@ public sealed class RequestTokens : ITokenSource
                 case TokenLocationKind.QueryParameter:
                     if (FindPair(QueryOf(request.Path), '&', location.Name, out token))
                     {
-                        return request.Path;
+                        return true;
                     }
 
                     break;
                 case TokenLocationKind.Cookie:
-                    var cookies = request.Header("cookie");
-                    if (cookies is not null && FindPair(cookies, ';', location.Name, out token))
+                    if (request.TryHeader("cookie", out var cookies) && FindPair(cookies, ';', location.Name, out token))
                     {
-                        return cookies;
+                        return true;
                     }
 
                     break;
             }
         }
 
-        return null;
+        token = default;
+        return false;
     }
 
     private static ReadOnlySpan<char> QueryOf(string path)

@@ -15,6 +15,17 @@ public interface IRequestView
 
     /// <summary>A header by lower-case name, or null.</summary>
     string? Header(string name);
+
+    /// <summary>Whether the request has the header; a view may answer without reading its value.</summary>
+    bool HasHeader(string name) => Header(name) is not null;
+
+    /// <summary>A header by lower-case name as characters valid for the request; a view may skip making a string.</summary>
+    bool TryHeader(string name, out ReadOnlySpan<char> value)
+    {
+        var text = Header(name);
+        value = text;
+        return text is not null;
+    }
 }
 
 /// <summary>A header condition: present (<see cref="Value"/> null) or equal to a value.</summary>

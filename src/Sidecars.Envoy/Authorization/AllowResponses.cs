@@ -76,7 +76,7 @@ internal sealed class AllowResponses
         ulong mask = 0;
         for (var i = 0; i < headers.Count; i++)
         {
-            if (view.Header(headers[i]) is not null)
+            if (view.HasHeader(headers[i]))
             {
                 mask |= 1UL << i;
             }
@@ -110,7 +110,7 @@ internal sealed class AllowResponses
 
         for (var i = 0; i < upstream.TokenHeaders.Count; i++)
         {
-            if (view.Header(upstream.TokenHeaders[i]) is not null)
+            if (view.HasHeader(upstream.TokenHeaders[i]))
             {
                 ok.HeadersToRemove.Add(upstream.TokenHeaders[i]);
             }

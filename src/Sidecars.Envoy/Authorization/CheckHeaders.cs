@@ -118,6 +118,8 @@ public sealed class CheckHeaders
 
     public string Value(int entry) => Encoding.UTF8.GetString(_bytes, _offsets[(entry * 4) + 2], _offsets[(entry * 4) + 3]);
 
+    public ReadOnlySpan<byte> ValueBytes(int entry) => _bytes.AsSpan(_offsets[(entry * 4) + 2], _offsets[(entry * 4) + 3]);
+
     /// <summary>Whether the UTF-8 <paramref name="key"/> is the ASCII <paramref name="name"/>, ordinally (a non-ASCII byte never matches).</summary>
     private static bool AsciiEquals(ReadOnlySpan<byte> key, string name)
     {

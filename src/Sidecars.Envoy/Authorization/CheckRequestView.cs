@@ -19,6 +19,13 @@ internal sealed class CheckRequestView : IRequestView
     // The header values read so far in this call, by entry: a decision asks for the token header more than once.
     private string?[] _values = new string?[16];
 
+    // Header values read as characters (TryHeader), decoded into one reused buffer: the token header is read this
+    // way on every call, and a string of a 620-character JWT is 1.26 KB. By entry: where its characters start + 1
+    // (0: not decoded yet) and how many there are.
+    private char[] _text = new char[2048];
+    private int _textUsed;
+    private int[] _spans = new int[32];
+
     /// <summary>The view of <paramref name="http"/>; its headers are <paramref name="headers"/> when the wire reader kept them as bytes.</summary>
     public static CheckRequestView Rent(AttributeContext.Types.HttpRequest http, CheckHeaders? headers = null)
     {
@@ -29,6 +36,7 @@ internal sealed class CheckRequestView : IRequestView
         if (headers is not null && headers.Count > view._values.Length)
         {
             view._values = new string?[headers.Count];
+            view._spans = new int[headers.Count * 2];
         }
 
         return view;
@@ -39,7 +47,10 @@ internal sealed class CheckRequestView : IRequestView
         if (view._headers is { } headers)
         {
             Array.Clear(view._values, 0, headers.Count);
+            Array.Clear(view._spans, 0, headers.Count * 2);
         }
+
+        view._textUsed = 0;
 
         view._http = null!;
         view._headers = null;
@@ -67,6 +78,58 @@ internal sealed class CheckRequestView : IRequestView
             return value;
         }
 
+        return FromHeaderMap(name);
+    }
+
+    public bool HasHeader(string name) =>
+        _headers is { } kept ? kept.Find(name) >= 0 || FromHeaderMap(name) is not null : Header(name) is not null;
+
+    public bool TryHeader(string name, out ReadOnlySpan<char> value)
+    {
+        if (_headers is not { } kept)
+        {
+            var text = Header(name);
+            value = text;
+            return text is not null;
+        }
+
+        var entry = kept.Find(name);
+        if (entry < 0)
+        {
+            var text = FromHeaderMap(name);
+            value = text;
+            return text is not null;
+        }
+
+        if (_values[entry] is { } made)
+        {
+            value = made;
+            return true;
+        }
+
+        if (_spans[entry * 2] == 0)
+        {
+            var bytes = kept.ValueBytes(entry);
+            var most = System.Text.Encoding.UTF8.GetMaxCharCount(bytes.Length);
+            if (_textUsed + most > _text.Length)
+            {
+                // A new buffer, not a resized one: spans handed out earlier in this call keep the old one alive.
+                _text = new char[Math.Max(_text.Length * 2, most)];
+                _textUsed = 0;
+            }
+
+            var written = System.Text.Encoding.UTF8.GetChars(bytes, _text.AsSpan(_textUsed));
+            _spans[entry * 2] = _textUsed + 1;
+            _spans[(entry * 2) + 1] = written;
+            _textUsed += written;
+        }
+
+        value = _text.AsSpan(_spans[entry * 2] - 1, _spans[(entry * 2) + 1]);
+        return true;
+    }
+
+    private string? FromHeaderMap(string name)
+    {
         if (_http.HeaderMap is { } map)
         {
             var headers = map.Headers;

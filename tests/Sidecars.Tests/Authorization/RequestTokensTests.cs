@@ -18,8 +18,7 @@ public sealed class RequestTokensTests
 
     private static string? Extract(Request request, params TokenLocation[] locations)
     {
-        var from = RequestTokens.Extract(request, locations, out var token);
-        return from is null ? null : token.ToString();
+        return RequestTokens.Extract(request, locations, out var token) ? token.ToString() : null;
     }
 
     [Fact]
