@@ -114,8 +114,10 @@ internal sealed class CheckRequestView : IRequestView
             if (_textUsed + most > _text.Length)
             {
                 // A new buffer, not a resized one: spans handed out earlier in this call keep the old one alive.
+                // What was decoded into the old one is forgotten, and decoded again into this one if asked for.
                 _text = new char[Math.Max(_text.Length * 2, most)];
                 _textUsed = 0;
+                Array.Clear(_spans, 0, kept.Count * 2);
             }
 
             var written = System.Text.Encoding.UTF8.GetChars(bytes, _text.AsSpan(_textUsed));

@@ -104,4 +104,33 @@ public sealed class CheckHeaderReadingTests
             Assert.Equal(whole, OnTheWire(await adapter.Answer(EnvoyWire.ReadCheck(bytes))));
         }
     }
+
+    [Fact]
+    public void A_header_read_again_after_the_buffer_grew_reads_the_same()
+    {
+        var call = EnvoyWire.ReadCheck(Request(("authorization", "Bearer short"), ("cookie", "session=" + LongToken), ("x-token", new string('t', 5000))));
+        Assert.NotNull(call.Headers);
+        var view = CheckRequestView.Rent(call.Http!, call.Headers);
+        try
+        {
+            Assert.True(view.TryHeader("authorization", out var first));
+            var kept = first.ToString();
+            Assert.True(view.TryHeader("cookie", out var cookie));
+            Assert.True(view.TryHeader("x-token", out var xToken));
+            Assert.True(view.TryHeader("authorization", out var again));
+
+            Assert.Equal("Bearer short", kept);
+            Assert.Equal("Bearer short", first.ToString());
+            Assert.Equal("Bearer short", again.ToString());
+            Assert.Equal("session=" + LongToken, cookie.ToString());
+            Assert.Equal(new string('t', 5000), xToken.ToString());
+            Assert.False(view.TryHeader("x-missing", out _));
+            Assert.True(view.HasHeader("x-token"));
+            Assert.False(view.HasHeader("x-missing"));
+        }
+        finally
+        {
+            CheckRequestView.Return(view);
+        }
+    }
 }
