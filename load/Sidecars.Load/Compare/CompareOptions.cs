@@ -37,16 +37,18 @@ public sealed record CompareOptions
     public H2LoadSettings H2Load => Profile switch
     {
         "ci" => new(1, 4, TimeSpan.FromSeconds(1), TimeSpan.Zero),
-        "quick" => new(4, 32, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(0.5)),
-        _ => new(4, 32, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(1)),
+        "quick" => new(4, 32, TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(0.1)),
+        _ => new(4, 32, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(0.2)),
     };
 
     /// <summary>
-    /// Rounds per scenario, each a floor and a sidecars run back to back; the verdict takes the median ratio. More,
-    /// shorter rounds: single rounds' ratios here moved from 0.66 to 1.42 within one run as the host's speed drifted,
-    /// and the median of five is moved by two bad rounds less than the median of three by one.
+    /// Rounds per scenario, each a floor and a sidecars run back to back; the verdict takes the median ratio. Many
+    /// short rounds rather than a few long ones: this host's speed swings by a factor of two from one second to the
+    /// next (the floor against itself, rounds of 1.5 s: 0.77 to 1.68), so a pair of runs is a noisy sample whatever
+    /// its length, and only their number narrows the median. Floor against sidecars, fifteen rounds of 0.5 s twice in
+    /// a row: medians 0.934 and 0.936, where five rounds of 1.5 s had given 0.87 to 1.03 from run to run.
     /// </summary>
-    public int H2LoadRounds => Profile switch { "ci" => 1, "quick" => 5, _ => 6 };
+    public int H2LoadRounds => Profile switch { "ci" => 1, "quick" => 15, _ => 20 };
 
     public TimeSpan OpenDuration => Profile switch { "ci" => TimeSpan.FromSeconds(2), "quick" => TimeSpan.FromSeconds(3), _ => TimeSpan.FromSeconds(6) };
 

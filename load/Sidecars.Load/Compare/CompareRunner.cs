@@ -200,7 +200,7 @@ public sealed class CompareRunner(CompareOptions options, Budgets budgets, strin
                 var s = options.H2Load;
                 var (output, _) = await H2Load.RunAsync(server.Endpoint, expect.Path, body, s.Clients, s.Streams, s.Duration, s.Warmup, ct).ConfigureAwait(false);
                 var after = await server.SampleAsync(_clock.Elapsed).ConfigureAwait(false);
-                var check = H2LoadCrossCheck.Judge(output, before, after, expect, label == "floor");
+                var check = H2LoadCrossCheck.Judge(output, before, after, expect, label == "floor", s.Clients * s.Streams);
                 var run = H2Load.ToRunResult(scenario, label, output, s);
                 run.ServerBefore = before;
                 run.ServerAfter = after;
