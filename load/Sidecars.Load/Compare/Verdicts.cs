@@ -41,8 +41,14 @@ public static class Verdicts
                 continue;
             }
 
-            var behind = sc.GeneratorFellBehind || fl.GeneratorFellBehind;
-            var behindWhy = $"the generator fell behind its own schedule ({(sc.GeneratorFellBehind ? "sidecars" : "floor")} run): it measured itself, not the server";
+            // The cap probe already showed that the generator could not keep even its lowest rate against the floor:
+            // a round that happened to keep it is a lucky moment of a busy machine, and its p99 of a few hundred
+            // calls is one hiccup of the host more or less.
+            var tooBusy = report.GeneratorCap is { CallsPerSecond: <= 0 };
+            var behind = tooBusy || sc.GeneratorFellBehind || fl.GeneratorFellBehind;
+            var behindWhy = tooBusy
+                ? "the generator cap probe fell behind even at its lowest rate: this machine was too busy to judge open-loop figures"
+                : $"the generator fell behind its own schedule ({(sc.GeneratorFellBehind ? "sidecars" : "floor")} run): it measured itself, not the server";
             var p99Limit = Math.Max(budgets.P99Ratio * fl.P99, fl.P99 + budgets.P99SlackMilliseconds);
             verdicts.Add(behind
                 ? new("open-loop p99", scenario, "not-judged", sc.P99, p99Limit, behindWhy)
