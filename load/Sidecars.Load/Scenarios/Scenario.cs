@@ -43,23 +43,6 @@ public abstract class Scenario(string name)
         Outcome.OverLimit => "over_limit",
         _ => "unknown",
     };
-
-    internal static Outcome Judge(CheckResponse response) =>
-        response.Status is null || response.Status.Code == 0
-            ? Outcome.Allow
-            : (int)(response.DeniedResponse?.Status?.Code ?? 0) switch
-            {
-                401 => Outcome.Deny401,
-                403 => Outcome.Deny403,
-                _ => Outcome.DenyOther,
-            };
-
-    internal static Outcome Judge(RateLimitResponse response) => response.OverallCode switch
-    {
-        RateLimitResponse.Types.Code.Ok => Outcome.Ok,
-        RateLimitResponse.Types.Code.OverLimit => Outcome.OverLimit,
-        _ => Outcome.Unknown,
-    };
 }
 
 /// <summary>Check with one request per slot of a pool, round robin.</summary>
@@ -72,7 +55,7 @@ internal sealed class CheckScenario(string name, CheckRequest[] requests, Outcom
     private readonly byte[][] _encoded = Connection.Encode(requests);
 
     public override async Task<Outcome> CallAsync(Connection connection, long index) =>
-        Judge(CheckResponse.Parser.ParseFrom(await connection.CallAsync(Connection.RawCheck, _encoded[index % _encoded.Length]).ConfigureAwait(false)));
+        AnswerReader.Check(await connection.CallAsync(Connection.RawCheck, _encoded[index % _encoded.Length]).ConfigureAwait(false));
 
     public override Outcome Expected(long index) => expected[index % expected.Length];
 
@@ -87,7 +70,7 @@ internal sealed class RateLimitScenario(string name, RateLimitRequest[] requests
     private readonly byte[][] _encoded = Connection.Encode(requests);
 
     public override async Task<Outcome> CallAsync(Connection connection, long index) =>
-        Judge(RateLimitResponse.Parser.ParseFrom(await connection.CallAsync(Connection.RawShouldRateLimit, _encoded[index % _encoded.Length]).ConfigureAwait(false)));
+        AnswerReader.RateLimit(await connection.CallAsync(Connection.RawShouldRateLimit, _encoded[index % _encoded.Length]).ConfigureAwait(false));
 
     public override Outcome Expected(long index) => Outcome.Ok;
 

@@ -26,8 +26,9 @@ public sealed class H2TransportTests(ITestOutputHelper output)
         await using var floor = await StartFloorAsync();
         using var connection = H2Connection.Open(floor.Endpoint);
 
-        var check = CheckResponse.Parser.ParseFrom(await connection.CallAsync(Connection.RawCheck, EnvoyMessages.Check(7, "Bearer x").ToByteArray()));
-        Assert.Equal(Outcome.Allow, Scenario.Judge(check));
+        var answer = await connection.CallAsync(Connection.RawCheck, EnvoyMessages.Check(7, "Bearer x").ToByteArray());
+        var check = CheckResponse.Parser.ParseFrom(answer);
+        Assert.Equal(Outcome.Allow, AnswerReader.Check(answer));
         Assert.NotNull(check.OkResponse);
 
         var limit = RateLimitResponse.Parser.ParseFrom(await connection.CallAsync(Connection.RawShouldRateLimit, EnvoyMessages.RateLimit(7, 3).ToByteArray()));
@@ -62,7 +63,7 @@ public sealed class H2TransportTests(ITestOutputHelper output)
 
             var now = DateTimeOffset.UtcNow;
             async Task<Outcome> Check(string? authorization) =>
-                Scenario.Judge(CheckResponse.Parser.ParseFrom(await connection.CallAsync(Connection.RawCheck, EnvoyMessages.Check(1, authorization).ToByteArray())));
+                AnswerReader.Check(await connection.CallAsync(Connection.RawCheck, EnvoyMessages.Check(1, authorization).ToByteArray()));
 
             Assert.Equal(Outcome.Allow, await Check("Bearer " + signer.Sign("user-1", now, now.AddHours(1))));
             Assert.Equal(Outcome.Deny401, await Check(null));
@@ -104,7 +105,7 @@ public sealed class H2TransportTests(ITestOutputHelper output)
         {
             var calls = Enumerable.Range(0, 300).Select(_ => connection.CallAsync(Connection.RawCheck, request)).ToArray();
             var answers = await Task.WhenAll(calls).WaitAsync(TimeSpan.FromSeconds(30));
-            Assert.All(answers, a => Assert.Equal(Outcome.Allow, Scenario.Judge(CheckResponse.Parser.ParseFrom(a))));
+            Assert.All(answers, a => Assert.Equal(Outcome.Allow, AnswerReader.Check(a)));
         }
     }
 
@@ -118,7 +119,7 @@ public sealed class H2TransportTests(ITestOutputHelper output)
         var check = EnvoyMessages.Check(5, "Bearer " + new string('a', 200_000));
         var calls = Enumerable.Range(0, 8).Select(_ => connection.CallAsync(Connection.RawCheck, check.ToByteArray())).ToArray();
         var answers = await Task.WhenAll(calls).WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.All(answers, a => Assert.Equal(Outcome.Allow, Scenario.Judge(CheckResponse.Parser.ParseFrom(a))));
+        Assert.All(answers, a => Assert.Equal(Outcome.Allow, AnswerReader.Check(a)));
     }
 
     [Fact]
