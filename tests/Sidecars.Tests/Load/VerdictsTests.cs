@@ -60,3 +60,43 @@ public sealed class VerdictsTests
         return Budgets.Load(Path.Combine(root.FullName, "load", "budgets.yaml"));
     }
 }
+
+/// <summary>The open-loop round that is judged: one round's pair, the median by the sidecar's p99 over its floor's.</summary>
+public sealed class OpenRoundPairTests
+{
+    [Fact]
+    public void The_median_pair_skips_rounds_where_either_run_fell_behind_and_keeps_a_round_together()
+    {
+        // Round 2: the floor fell behind (a host stall); its quiet-looking sidecar run must not meet round 1's floor.
+        List<Sidecars.Load.Model.RunResult> floor = [Run("floor", 0.62, false), Run("floor", 7.2, true), Run("floor", 1.0, false), Run("floor", 0.9, false), Run("floor", 0.8, false)];
+        List<Sidecars.Load.Model.RunResult> sidecars = [Run("sidecars", 1.85, false), Run("sidecars", 0.5, false), Run("sidecars", 1.1, false), Run("sidecars", 0.8, false), Run("sidecars", 0.7, false)];
+
+        var (f, sc) = CompareRunner.MedianPair(floor, sidecars);
+
+        // Kept ratios: 2.98 (round 1), 1.10 (round 3), 0.89 (round 4), 0.875 (round 5): of four, the upper median.
+        Assert.Same(floor[2], f);
+        Assert.Same(sidecars[2], sc);
+    }
+
+    [Fact]
+    public void When_every_round_fell_behind_one_is_still_reported_for_the_verdict_to_refuse()
+    {
+        List<Sidecars.Load.Model.RunResult> floor = [Run("floor", 1, true), Run("floor", 2, true), Run("floor", 3, true)];
+        List<Sidecars.Load.Model.RunResult> sidecars = [Run("sidecars", 1, false), Run("sidecars", 4, false), Run("sidecars", 3, false)];
+
+        var (f, sc) = CompareRunner.MedianPair(floor, sidecars);
+
+        Assert.Same(floor[2], f); // ratios 1, 2, 1: sorted stably, rounds 1, 3, 2; the median is round 3
+        Assert.True(f.Slip!.FellBehind);
+        Assert.Same(sidecars[2], sc);
+    }
+
+    private static Sidecars.Load.Model.RunResult Run(string target, double p99, bool behind) => new()
+    {
+        Scenario = "rls-memory-3",
+        Target = target,
+        Mode = "open",
+        Latency = new(p99 / 4, p99 / 2, p99, p99 * 2, p99 * 3, p99 / 3),
+        Slip = new(behind ? 5 : 0.1, behind ? 20 : 1, behind ? 100 : 0, 10, behind),
+    };
+}
