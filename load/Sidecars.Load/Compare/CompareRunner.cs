@@ -247,6 +247,18 @@ public sealed class CompareRunner(CompareOptions options, Budgets budgets, strin
     /// <summary>The generator cap's CPU margin: at most half of the CPUs the load runs on (pinned: one CPU).</summary>
     public const double CapCpuShare = 0.5;
 
+    /// <summary>Whether a cap probe's run left the cap's margin: its rate is too fast to compare servers at.</summary>
+    internal static bool OverCapMargin(RunResult run, int loadCpus)
+    {
+        // Its CPU too: a generator short of CPU reads answers late, which shows in latency, not in its slip.
+        var busy = run.GeneratorCpus > CapCpuShare * loadCpus;
+        // And the floor keeping up: answers backed up behind a saturated floor leave the generator waiting, not
+        // reading, so its CPU says nothing of the rate (32,000/s: 0.23 CPUs at a floor p99 of 156 ms, where
+        // 16,000/s took 0.45; the judged rls runs at 31,000/s then took the generator 0.68-0.85 CPUs).
+        var saturated = run.Latency.P99 > OpenLoop.LateMilliseconds || run.Unanswered > 0;
+        return run.Slip is not { } slip || slip.FellBehind || slip.P99Milliseconds > CapSlipP99Milliseconds || busy || saturated;
+    }
+
     private async Task<GeneratorCap> GeneratorCapAsync(PreparedConfig config, ServerProcess floorServer, double floorMax, CancellationToken ct)
     {
         List<CapStep> steps = [];
@@ -275,7 +287,7 @@ public sealed class CompareRunner(CompareOptions options, Budgets budgets, strin
         var how = passed == 0
             ? "the generator fell behind even at 125/s against the floor: this machine is too busy to judge open-loop figures"
             : reached
-                ? $"open loop against the floor at doubling (or halving) rates from 1000/s, a rate tried twice before it counts as too fast: {passed:F0}/s was the highest rate kept with half the judged bound to spare (slip p99 <= {CapSlipP99Milliseconds} ms, <= 1% of calls > 10 ms late) and the generator using at most {CapCpuShare:P0} of its CPUs"
+                ? $"open loop against the floor at doubling (or halving) rates from 1000/s, a rate tried twice before it counts as too fast: {passed:F0}/s was the highest rate kept with half the judged bound to spare (slip p99 <= {CapSlipP99Milliseconds} ms, <= 1% of calls > 10 ms late), the generator using at most {CapCpuShare:P0} of its CPUs and the floor keeping up (p99 <= {OpenLoop.LateMilliseconds} ms, every call answered)"
                 : $"open loop against the floor at doubling rates up to the floor's max ({floorMax:F0} req/s) never fell behind: the cap is above {passed:F0}/s";
         return new GeneratorCap(passed, steps, how);
 
@@ -285,11 +297,9 @@ public sealed class CompareRunner(CompareOptions options, Budgets budgets, strin
             var run = await LoadRunner.RunAsync(spec, config, ct).ConfigureAwait(false);
             run.Notes["role"] = "cap";
             _runs.Add(run);
-            // Its CPU too: a generator short of CPU reads answers late, which shows in latency, not in its slip.
-            var busy = run.GeneratorCpus > CapCpuShare * _placement.LoadCpuCount;
-            var behind = run.Slip is not { } slip || slip.FellBehind || slip.P99Milliseconds > CapSlipP99Milliseconds || busy;
+            var behind = OverCapMargin(run, _placement.LoadCpuCount);
             steps.Add(new CapStep(rate, run.Slip?.P99Milliseconds ?? 0, run.Slip?.LateCalls ?? 0, behind));
-            Say($"generator cap probe {rate:F0}/s: slip p99 {run.Slip?.P99Milliseconds:F3} ms, {run.Slip?.LateCalls} late, generator {run.GeneratorCpus:F2} CPUs{(behind ? $" — over the cap's margin (slip p99 <= {CapSlipP99Milliseconds} ms, generator <= {CapCpuShare * _placement.LoadCpuCount:F1} CPUs)" : "")}");
+            Say($"generator cap probe {rate:F0}/s: slip p99 {run.Slip?.P99Milliseconds:F3} ms, {run.Slip?.LateCalls} late, generator {run.GeneratorCpus:F2} CPUs, floor p99 {run.Latency.P99:F3} ms{(behind ? $" — over the cap's margin (slip p99 <= {CapSlipP99Milliseconds} ms, generator <= {CapCpuShare * _placement.LoadCpuCount:F1} CPUs, the floor's p99 <= {OpenLoop.LateMilliseconds} ms with every call answered)" : "")}");
             return behind;
         }
     }

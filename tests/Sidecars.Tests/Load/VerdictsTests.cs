@@ -100,3 +100,29 @@ public sealed class OpenRoundPairTests
         Slip = new(behind ? 5 : 0.1, behind ? 20 : 1, behind ? 100 : 0, 10, behind),
     };
 }
+
+/// <summary>The generator cap probe: a rate is kept only when the generator and the floor both kept up with it.</summary>
+public sealed class GeneratorCapMarginTests
+{
+    [Theory]
+    [InlineData(0.06, 0.45, 2.9, 0L, false)]    // 16,000/s here: on schedule, under half a CPU, the floor keeping up
+    [InlineData(0.47, 0.23, 155.9, 0L, true)]   // 32,000/s: little CPU only because the answers backed up behind the floor
+    [InlineData(0.06, 0.30, 2.0, 5L, true)]     // calls left unanswered
+    [InlineData(0.06, 0.55, 2.0, 0L, true)]     // over half of its CPU
+    [InlineData(0.60, 0.20, 1.0, 0L, true)]     // slip p99 over half the judged 1 ms
+    public void A_rate_is_kept_only_with_the_generator_and_the_floor_both_keeping_up(double slipP99, double cpus, double floorP99, long unanswered, bool over)
+    {
+        var run = new Sidecars.Load.Model.RunResult
+        {
+            Scenario = "check-cached",
+            Target = "floor",
+            Mode = "open",
+            Latency = new(floorP99 / 4, floorP99 / 2, floorP99, floorP99 * 2, floorP99 * 3, floorP99 / 3),
+            Slip = new(slipP99, slipP99 * 4, 0, 10, false),
+            GeneratorCpus = cpus,
+            Unanswered = unanswered,
+        };
+
+        Assert.Equal(over, CompareRunner.OverCapMargin(run, loadCpus: 1));
+    }
+}
