@@ -1,3 +1,5 @@
+using Sidecars.Envoy.Wire;
+
 namespace Sidecars.Load.Scenarios;
 
 /// <summary>
@@ -11,7 +13,7 @@ namespace Sidecars.Load.Scenarios;
 /// </remarks>
 internal static class AnswerReader
 {
-    private const int Varint = 0, Fixed64 = 1, Delimited = 2, Fixed32 = 5;
+    private const int Varint = ProtoWire.Varint, Delimited = ProtoWire.LengthDelimited;
 
     /// <summary>
     /// CheckResponse: <c>status</c> (1, google.rpc.Status, its <c>code</c> = 1) absent or 0 is an allow; otherwise
@@ -142,63 +144,27 @@ internal static class AnswerReader
 
     private static bool TryTag(ReadOnlySpan<byte> b, ref int pos, out int field, out int wire)
     {
-        field = wire = 0;
-        if (!TryVarint(b, ref pos, out var tag) || tag >> 3 is 0 or > int.MaxValue)
-        {
-            return false;
-        }
-
-        field = (int)(tag >> 3);
-        wire = (int)(tag & 7);
-        return true;
+        var ok = ProtoWire.TryReadTag(b, ref pos, out var tag);
+        (field, wire) = ((int)(tag >> 3), (int)(tag & 7));
+        return ok;
     }
 
-    private static bool TryVarint(ReadOnlySpan<byte> b, ref int pos, out ulong value)
-    {
-        value = 0;
-        for (var shift = 0; shift < 64 && pos < b.Length; shift += 7)
-        {
-            var x = b[pos++];
-            value |= (ulong)(x & 0x7F) << shift;
-            if (x < 0x80)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    private static bool TryVarint(ReadOnlySpan<byte> b, ref int pos, out ulong value) => ProtoWire.TryReadVarint(b, ref pos, out value);
 
     // The field's content as b[start..start + length]; pos moves past it.
     private static bool TryDelimited(ReadOnlySpan<byte> b, ref int pos, out int start, out int length)
     {
-        start = length = 0;
-        if (!TryVarint(b, ref pos, out var n) || n > (ulong)(b.Length - pos))
+        start = 0;
+        if (!ProtoWire.TryReadLength(b, ref pos, out length))
         {
             return false;
         }
 
-        (start, length) = (pos, (int)n);
+        start = pos;
         pos += length;
         return true;
     }
 
-    private static bool TrySkip(ReadOnlySpan<byte> b, ref int pos, int wire)
-    {
-        switch (wire)
-        {
-            case Varint:
-                return TryVarint(b, ref pos, out _);
-            case Fixed64 when b.Length - pos >= 8:
-                pos += 8;
-                return true;
-            case Fixed32 when b.Length - pos >= 4:
-                pos += 4;
-                return true;
-            case Delimited:
-                return TryDelimited(b, ref pos, out _, out _);
-            default:
-                return false; // groups (3, 4) are not in these messages; 6 and 7 do not exist
-        }
-    }
+    // Groups (3, 4) are not in these messages; ProtoWire refuses them, as it does 6 and 7.
+    private static bool TrySkip(ReadOnlySpan<byte> b, ref int pos, int wire) => ProtoWire.TrySkip(b, ref pos, wire);
 }
