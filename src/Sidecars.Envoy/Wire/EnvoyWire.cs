@@ -2,11 +2,9 @@ using System.Buffers;
 using Envoy.Service.Auth.V3;
 using Envoy.Service.Ratelimit.V3;
 using Google.Protobuf;
-using Google.Protobuf.Reflection;
 using Grpc.Core;
 using Sidecars.Envoy.Authorization;
 using Sidecars.Envoy.RateLimiting;
-using AuthorizationService = Envoy.Service.Auth.V3.Authorization;
 
 namespace Sidecars.Envoy.Wire;
 
@@ -29,12 +27,12 @@ public static class EnvoyWire
     /// <see cref="CheckAnswer"/> holding the parsed message.
     /// </summary>
     public static readonly Method<CheckCall, CheckAnswer> Check = Unary(
-        AuthorizationService.Descriptor, "Check", Marshallers.Create<CheckCall>(WriteCheckCall, context => CheckRequestReader.Read(context.PayloadAsReadOnlySequence())),
+        "envoy.service.auth.v3.Authorization", "Check", Marshallers.Create<CheckCall>(WriteCheckCall, context => CheckRequestReader.Read(context.PayloadAsReadOnlySequence())),
         Marshallers.Create<CheckAnswer>(WriteCheckAnswer, context => new CheckAnswer(CheckResponse.Parser.ParseFrom(context.PayloadAsReadOnlySequence()))));
 
     /// <summary>ShouldRateLimit on the wire; answers with a <see cref="RateLimitAnswer"/>, usually encoded bytes.</summary>
     public static readonly Method<RateLimitCall, RateLimitAnswer> ShouldRateLimit = Unary(
-        RateLimitService.Descriptor, "ShouldRateLimit", Marshallers.Create<RateLimitCall>((call, context) => WriteAnswer(call.ToRequest(), default, context), context => RateLimitRequestReader.Read(context.PayloadAsReadOnlySequence())),
+        "envoy.service.ratelimit.v3.RateLimitService", "ShouldRateLimit", Marshallers.Create<RateLimitCall>((call, context) => WriteAnswer(call.ToRequest(), default, context), context => RateLimitRequestReader.Read(context.PayloadAsReadOnlySequence())),
         Marshallers.Create<RateLimitAnswer>(WriteRateLimitAnswer, context => new RateLimitAnswer(RateLimitResponse.Parser.ParseFrom(context.PayloadAsReadOnlySequence()))));
 
     /// <summary>Reads a CheckRequest as the server does (tests and fuzz harnesses call this directly).</summary>
@@ -96,12 +94,9 @@ public static class EnvoyWire
         context.Complete();
     }
 
-    private static Method<TRequest, TResponse> Unary<TRequest, TResponse>(ServiceDescriptor service, string name, Marshaller<TRequest> request, Marshaller<TResponse> response)
+    // Names as literals, not looked up in the protos' descriptors: building those took 2-3 ms of every start-up
+    // (docs/BENCHMARKS.md, "Start-up"). EnvoyWireNameTests holds them to the compiled protos.
+    private static Method<TRequest, TResponse> Unary<TRequest, TResponse>(string service, string name, Marshaller<TRequest> request, Marshaller<TResponse> response)
         where TRequest : class
-        where TResponse : class
-    {
-        // Names from the compiled protos, so the route is the generated service's route.
-        var method = service.FindMethodByName(name) ?? throw new InvalidOperationException($"{service.FullName} has no method {name}");
-        return new Method<TRequest, TResponse>(MethodType.Unary, service.FullName, method.Name, request, response);
-    }
+        where TResponse : class => new(MethodType.Unary, service, name, request, response);
 }

@@ -52,6 +52,10 @@ public static class SidecarApp
 
         var section = builder.Configuration.GetSection(SidecarsOptions.Section);
         var settings = SettingsBinder.Bind(section, out var unknownSettings);
+
+        // Independent of the host, which takes most of start-up to build: read and compile the config (YAML, keys,
+        // OpenSSL's first load) on another core meanwhile. Published below, before the server listens.
+        var initialConfig = Task.Run(() => ConfigReloader.ReadInitial(settings.Config));
         builder.Services.Configure<SidecarsOptions>(section);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownTimeout);
 
@@ -132,7 +136,7 @@ public static class SidecarApp
 
         // Created before the first config is published, so it fetches that config's JWKS.
         app.Services.GetRequiredService<JwksManager>();
-        app.Services.GetRequiredService<ConfigReloader>().LoadInitial();
+        app.Services.GetRequiredService<ConfigReloader>().LoadInitial(initialConfig.GetAwaiter().GetResult());
         _ = app.Services.GetRequiredService<IBucketStore>();
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         lifetime.ApplicationStarted.Register(() =>
