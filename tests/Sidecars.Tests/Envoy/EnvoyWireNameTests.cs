@@ -1,5 +1,6 @@
 using Envoy.Service.Auth.V3;
 using Envoy.Service.Ratelimit.V3;
+using Google.Protobuf.Reflection;
 using Sidecars.Envoy.Wire;
 using AuthorizationService = Envoy.Service.Auth.V3.Authorization;
 
@@ -9,20 +10,20 @@ namespace Sidecars.Tests.Envoy;
 public sealed class EnvoyWireNameTests
 {
     [Fact]
-    public void Check_is_bound_at_the_protos_path()
-    {
-        var method = AuthorizationService.Descriptor.FindMethodByName("Check");
-        Assert.Equal($"/{AuthorizationService.Descriptor.FullName}/{method.Name}", EnvoyWire.Check.FullName);
-        Assert.Equal("/envoy.service.auth.v3.Authorization/Check", EnvoyWire.Check.FullName);
-        Assert.Equal(method.InputType.FullName, CheckRequest.Descriptor.FullName);
-    }
+    public void Check_is_bound_at_the_protos_path() => AssertBound(
+        AuthorizationService.Descriptor, "Check", CheckRequest.Descriptor, EnvoyWire.Check.FullName, "/envoy.service.auth.v3.Authorization/Check");
 
     [Fact]
-    public void ShouldRateLimit_is_bound_at_the_protos_path()
+    public void ShouldRateLimit_is_bound_at_the_protos_path() => AssertBound(
+        RateLimitService.Descriptor, "ShouldRateLimit", RateLimitRequest.Descriptor, EnvoyWire.ShouldRateLimit.FullName,
+        "/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit");
+
+    private static void AssertBound(ServiceDescriptor service, string name, MessageDescriptor input, string bound, string envoyPath)
     {
-        var method = RateLimitService.Descriptor.FindMethodByName("ShouldRateLimit");
-        Assert.Equal($"/{RateLimitService.Descriptor.FullName}/{method.Name}", EnvoyWire.ShouldRateLimit.FullName);
-        Assert.Equal("/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit", EnvoyWire.ShouldRateLimit.FullName);
-        Assert.Equal(method.InputType.FullName, RateLimitRequest.Descriptor.FullName);
+        var method = service.FindMethodByName(name);
+        Assert.NotNull(method);
+        Assert.Equal($"/{service.FullName}/{method.Name}", bound);
+        Assert.Equal(envoyPath, bound);
+        Assert.Equal(method.InputType.FullName, input.FullName);
     }
 }
