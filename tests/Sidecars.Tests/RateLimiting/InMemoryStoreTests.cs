@@ -126,7 +126,11 @@ public sealed class InMemoryStoreTests
 
         engine.Time.Advance(TimeSpan.FromMinutes(5));
         engine.Hit("d", "k", "new");
-        Assert.Equal(1, engine.Store.Count);
+
+        // The new key is stored, and the idle ones are gone but for one in the new key's own stripe, which the
+        // request holds and the sweep leaves alone (stripes come from a randomized hash: about 1 run in 200 has an
+        // old key there; two of five would be 1 in 100,000).
         Assert.Equal(0, engine.Store.UntrackedDecisions);
+        Assert.InRange(engine.Store.Count, 1, 2);
     }
 }
