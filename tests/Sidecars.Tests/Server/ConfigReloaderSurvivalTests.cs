@@ -159,13 +159,18 @@ public sealed class ConfigReloaderSurvivalTests
             }
 
             // With 800 connections held against a limit of 256 descriptors, the next edit is still read and applied.
+            // Judged from the edit on: a poll during the burst above can meet the descriptors of connections accepted
+            // and not yet refused (Kestrel applies its cap after accept), a failure retried at the next poll.
+            // Half a second for the server to finish refusing the excess and for its log of the burst to arrive.
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+            var logBeforeEdit = Log().Length;
             directory.Write("edge.yaml", Limit(6));
             // (Read from the log: while the clients hold every slot of the HTTP listener, /readyz cannot be asked.)
             Assert.True(
                 await Eventually.TrueAsync(() => Task.FromResult(Log().Contains("config generation 2 active", StringComparison.Ordinal)), TimeSpan.FromSeconds(20)),
                 "the edit was not applied while clients held their connections: " + Log());
             Assert.False(process.HasExited, "the host stopped: " + Log());
-            Assert.DoesNotContain("too many open files", Log(), StringComparison.Ordinal);
+            Assert.DoesNotContain("too many open files", Log()[logBeforeEdit..], StringComparison.Ordinal);
             // Closing the excess connections is not logged once per connection (finding 12's class).
             Assert.DoesNotContain("maximum number of concurrent connections", Log(), StringComparison.Ordinal);
         }
