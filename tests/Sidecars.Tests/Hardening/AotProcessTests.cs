@@ -71,4 +71,38 @@ public sealed class AotProcessTests
         Assert.Equal("", output);
         Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
+
+    /// <summary>
+    /// The first config is read and compiled on another thread while the host is built: a bad one still stops the
+    /// start with every error located, in file order, then one summary line; exit 1, no stack trace, nothing listening.
+    /// </summary>
+    [Fact]
+    public async Task Aot_binary_reports_every_error_of_a_bad_config_at_start_and_exits_1()
+    {
+        using var directory = new TempConfigDirectory();
+        directory.Write("a.yaml", "domain: a\ndescriptors:\n  - key: \"\"\n");
+        directory.Write("b.yaml", "domain: b\nbogus: 1\n");
+        var (exit, stdout, stderr) = await SidecarsProcess.RunAsync(
+            ["serve", "--config", directory.Path, "--grpc", StartupFailureTests.Loopback(), "--http", StartupFailureTests.Loopback()], aot: true);
+        Assert.True(exit == 1, $"exit code {exit}; stderr: {stderr}");
+        Assert.Equal(
+            [
+                Path.Combine(directory.Path, "a.yaml") + ":3:10: descriptor has empty key",
+                Path.Combine(directory.Path, "b.yaml") + ":2:1: config error, unknown key 'bogus' in a rate limit config file (valid keys: domain, descriptors, on_backend_error, hash_tag)",
+                "sidecars: config invalid (2 errors); not starting",
+            ],
+            stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.DoesNotContain("   at ", stdout + stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("listening", stdout, StringComparison.Ordinal);
+    }
+
+    /// <summary>An empty config directory at start is a warning naming it (found by the read on the other thread), and the server starts.</summary>
+    [Fact]
+    public async Task Aot_binary_warns_of_an_empty_config_directory_at_start_and_serves()
+    {
+        using var directory = new TempConfigDirectory();
+        await using var server = SidecarsProcess.Start(["serve", "--config", directory.Path, "--grpc", StartupFailureTests.Loopback(), "--http", StartupFailureTests.Loopback()], aot: true);
+        Assert.True(await server.WaitForOutputAsync("listening for HTTP"), server.Stdout + server.Stderr);
+        Assert.Contains($"config directory {directory.Path} holds no config files (*.yaml, *.yml): nothing is rate limited", server.Stdout, StringComparison.Ordinal);
+    }
 }

@@ -132,5 +132,10 @@ public sealed class InMemoryStoreTests
         // old key there; two of five would be 1 in 100,000).
         Assert.Equal(0, engine.Store.UntrackedDecisions);
         Assert.InRange(engine.Store.Count, 1, 2);
+
+        // The timer's next sweep takes that one too (idle since 36 s), and keeps the new key (full again only at 5:36).
+        engine.Time.Advance(TimeSpan.FromSeconds(10));
+        engine.Store.Sweep();
+        Assert.Equal(1, engine.Store.Count);
     }
 }
