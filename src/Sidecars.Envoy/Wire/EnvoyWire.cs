@@ -95,7 +95,7 @@ public static class EnvoyWire
     }
 
     // Names as literals, not looked up in the protos' descriptors: building those took 2-3 ms of every start-up
-    // (docs/BENCHMARKS.md, "Start-up"). EnvoyWireNameTests holds them to the compiled protos.
+    // (docs/BENCHMARKS.md, "Eighth session"). EnvoyWireNameTests holds them to the compiled protos.
     private static Method<TRequest, TResponse> Unary<TRequest, TResponse>(string service, string name, Marshaller<TRequest> request, Marshaller<TResponse> response)
         where TRequest : class
         where TResponse : class => new(MethodType.Unary, service, name, request, response);
