@@ -21,6 +21,10 @@ public static class Cli
           sidecars                    serve the embedded example config (in-memory limiter)
           sidecars serve [options]    serve a config directory; 'sidecars serve --help' lists the options
           sidecars validate DIR       exit 0 if DIR is a valid config, else print file:line:col: message and exit 1
+          sidecars test DIR           run the *.test.yaml cases of DIR offline; one line per failing case, exit 1 on any
+          sidecars explain --config DIR --request FILE.yaml
+                                      show which service, route, requirement, rules and limits decide a request
+          sidecars hash-key           read an API key on stdin, print the sha256 its config entry holds
           sidecars --version          print the version
           sidecars --help             this text
         every setting can also be given as an environment variable (SIDECARS__GRPC, SIDECARS__MEMORY__MAXKEYS, ...)
@@ -46,6 +50,71 @@ public static class Cli
           on stderr and exit 1; exit 2 for a usage error (no DIR, DIR not a directory)
         """;
 
+    private const string TestUsage = """
+        usage: sidecars test DIR
+          loads the config of DIR, then runs the cases of every DIR/*.test.yaml against it, in process: tokens are
+          signed with a key generated for the run, API keys made for the run, buckets fresh per case (no Envoy,
+          Redis or identity provider needed); prints file.test.yaml:LINE: case: expected ..., got ... per failing
+          case and 'N passed, N failed'; exit 1 if any failed or the config is invalid
+        """;
+
+    private const string ExplainUsage = """
+        usage: sidecars explain --config DIR --request FILE.yaml
+          FILE.yaml is a request as a test case states it (host, path, method, headers, source_ip, principal,
+          context, token: {provider, claims}, api_key: {id}); prints the owner, each route tried, the requirement,
+          each rule and limit with its outcome, and the answer
+        """;
+
+    private static int ExplainCommand(string[] args)
+    {
+        string? config = null, request = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "-h" or "--help":
+                    return Print(ExplainUsage);
+                case "--config" when i + 1 < args.Length:
+                    config = args[++i];
+                    break;
+                case "--request" when i + 1 < args.Length:
+                    request = args[++i];
+                    break;
+                default:
+                    return UsageError($"unexpected argument '{args[i]}'", "explain");
+            }
+        }
+
+        if (config is null || request is null)
+        {
+            return UsageError("explain needs --config DIR and --request FILE.yaml", "explain");
+        }
+
+        try
+        {
+            return Tools.PolicyExplainCommand.Run(config, request, Console.Out, Console.Error);
+        }
+        catch (InvalidDataException e)
+        {
+            Console.Error.WriteLine($"sidecars: {request}: {e.Message}");
+            return 1;
+        }
+    }
+
+    /// <summary>The key on stdin (one line), its SHA-256 on stdout: the key never needs to be an argument (shell history, ps).</summary>
+    private static int HashKey()
+    {
+        var key = Console.In.ReadLine()?.Trim();
+        if (string.IsNullOrEmpty(key))
+        {
+            Console.Error.WriteLine("sidecars: hash-key reads the API key from stdin (echo -n KEY | sidecars hash-key)");
+            return 2;
+        }
+
+        Console.Out.WriteLine(Sidecars.Authorization.Services.ApiKeySet.HashOf(key));
+        return 0;
+    }
+
     public static async Task<int> RunAsync(string[] args)
     {
         if (args.Length == 0)
@@ -64,6 +133,14 @@ public static class Cli
                 return ValidateCommand(args[1..]);
             case "serve":
                 return await ServeCommandAsync(args[1..]).ConfigureAwait(false);
+            case "test":
+                return args is [_, var directory] && !directory.StartsWith('-')
+                    ? Tools.PolicyTestCommand.Run(directory, Console.Out, Console.Error)
+                    : args is [_, "-h" or "--help"] ? Print(TestUsage) : UsageError("test takes one config directory", "test");
+            case "explain":
+                return ExplainCommand(args[1..]);
+            case "hash-key":
+                return HashKey();
             default:
                 return UsageError(args[0].StartsWith('-') ? $"unknown option '{args[0]}'" : $"unknown command '{args[0]}'", "");
         }
@@ -73,6 +150,8 @@ public static class Cli
     {
         "serve" => Print(ServeUsage),
         "validate" => Print(ValidateUsage),
+        "test" => Print(TestUsage),
+        "explain" => Print(ExplainUsage),
         _ => UsageError($"unknown command '{command}'", ""),
     };
 

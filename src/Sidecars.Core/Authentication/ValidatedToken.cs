@@ -24,6 +24,9 @@ public sealed class ValidatedToken(string algorithm, string? keyId, JsonElement 
 
     public DateTimeOffset? Expires { get; } = expires;
 
+    /// <summary>Set when this is the identity of an API key (its <c>id</c>) rather than a verified JWT.</summary>
+    public string? ApiKeyId { get; init; }
+
     /// <summary>Its upstream headers for the policy and provider last seen, computed once (see <c>UpstreamShaping</c>).</summary>
     internal Authorization.UpstreamHeaders? Upstream;
 

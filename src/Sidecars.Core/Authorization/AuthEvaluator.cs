@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Sidecars.Authentication;
+using Sidecars.Authorization.Config;
+using Sidecars.Authorization.Services;
 
 namespace Sidecars.Authorization;
 
@@ -21,6 +23,9 @@ public readonly record struct ProviderToken(TokenState State, ValidatedToken? To
 public interface ITokenSource
 {
     ProviderToken For(string provider);
+
+    /// <summary>The request's key for <paramref name="set"/>: absent, known (its identity), or unknown.</summary>
+    ProviderToken ForApiKey(ApiKeySet set) => ProviderToken.Missing;
 }
 
 /// <summary>
@@ -31,6 +36,27 @@ public interface ITokenSource
 /// <remarks><see cref="Upstream"/> is set on an allow by <see cref="UpstreamShaping.Complete"/>: the headers the upstream receives.</remarks>
 public readonly record struct AuthDecision(bool Allowed, int Status, string? Error, string Description, string? Route, string? Provider, ValidatedToken? Token, UpstreamHeaders? Upstream = null)
 {
+    /// <summary>The service that owns the request, when one does.</summary>
+    public ServicePolicy? Service { get; init; }
+
+    /// <summary>The service route that decided, when one did: its limits and mode apply after this decision.</summary>
+    public ServiceRoute? ServiceRoute { get; init; }
+
+    /// <summary>On an allow in dry run: what would have been answered (<c>403 rule 1 of route 'read' failed: ...</c>).</summary>
+    public string? DryRun { get; init; }
+
+    /// <summary>The limit reported in the RateLimit headers (the most restrictive one charged), and on a 429 the one exceeded.</summary>
+    public LimitReport? Limit { get; init; }
+
+    /// <summary>A request over a service route's limit: 429.</summary>
+    public static AuthDecision TooManyRequests(in AuthDecision allowed, LimitReport limit) =>
+        new(false, 429, null, $"rate limit '{limit.Limit.Name}' of route '{allowed.Route}' exceeded", allowed.Route, allowed.Provider, allowed.Token)
+        {
+            Service = allowed.Service,
+            ServiceRoute = allowed.ServiceRoute,
+            Limit = limit,
+        };
+
     public static AuthDecision Allow(string? route, string? provider = null, ValidatedToken? token = null) => new(true, 200, null, "allowed", route, provider, token);
 
     public static AuthDecision Unauthenticated(string? route, string? provider, string description, bool tokenPresent) =>
@@ -42,6 +68,9 @@ public readonly record struct AuthDecision(bool Allowed, int Status, string? Err
     /// <summary>A request refused before any route is chosen (malformed or ambiguous path or host), as Envoy answers its own path checks: 400.</summary>
     public static AuthDecision BadRequest(string description) => new(false, 400, null, description, null, null, null);
 }
+
+/// <summary>A limit as the RateLimit headers report it: the limit, what remains, and when it resets (on a 429, when to retry).</summary>
+public readonly record struct LimitReport(RateLimiting.CompiledLimit Limit, uint Remaining, long ResetAfterNanos);
 
 /// <summary>
 /// First matching route decides; its requirement is evaluated against the request's tokens. The request is
@@ -55,25 +84,65 @@ public static class AuthEvaluator
     private const string LenientAmbiguity = "path is ambiguous: an encoded slash or a ';' parameter changes which route matches";
     private const string CaseAmbiguity = "path is ambiguous: it matches another route when letter case is ignored";
 
-    public static AuthDecision Decide(IReadOnlyList<AuthRoute> routes, bool defaultAllow, IRequestView request, ITokenSource tokens)
+    /// <summary>Decides with a snapshot's policy: the service that owns the request first, then the shared routes, then the default.</summary>
+    public static AuthDecision Decide(AuthPolicy policy, IRequestView request, ITokenSource tokens) =>
+        Decide(new RouteSet(policy.Routes, policy.DefaultAllow, policy.Services.Owners), request, tokens);
+
+    public static AuthDecision Decide(IReadOnlyList<AuthRoute> routes, bool defaultAllow, IRequestView request, ITokenSource tokens) =>
+        Decide(new RouteSet(routes, defaultAllow, OwnerIndex.Empty), request, tokens);
+
+    private static AuthDecision Decide(in RouteSet set, IRequestView request, ITokenSource tokens)
     {
         if (!RouteRequest.TryCreate(request, out var facts, out var rejection))
         {
             return AuthDecision.BadRequest(rejection!);
         }
 
-        var chosen = FirstMatch(routes, facts, facts.Path.Value.Span, ignoreCase: false, routes.Count);
-        if (Ambiguity(routes, defaultAllow, facts, chosen) is { } ambiguity)
+        var chosen = Select(set, facts, facts.Path.Value.Span, ignoreCase: false);
+        if (Ambiguity(set, facts, chosen) is { } ambiguity)
         {
             return AuthDecision.BadRequest(ambiguity);
         }
 
-        if (chosen >= 0)
+        if (chosen.Owner is { } owner)
         {
-            return Evaluate(routes[chosen].Requires, routes[chosen].Name, tokens);
+            return chosen.Route is { } serviceRoute
+                ? ServiceEvaluator.Evaluate(serviceRoute, facts, tokens)
+                : AuthDecision.Forbidden(null, null, owner.Service.NoRouteReason, error: null) with { Service = owner.Service };
         }
 
-        return defaultAllow ? AuthDecision.Allow(null) : AuthDecision.Forbidden(null, null, "no route matches this request", error: null);
+        if (chosen.Route is { } route)
+        {
+            return Evaluate(route.Requires, route.Name, tokens);
+        }
+
+        return set.DefaultAllow ? AuthDecision.Allow(null) : AuthDecision.Forbidden(null, null, "no route matches this request", error: null);
+    }
+
+    /// <summary>The routes a decision picks from: a service's when one owns the request, else the shared ones in order.</summary>
+    private readonly record struct RouteSet(IReadOnlyList<AuthRoute> Routes, bool DefaultAllow, OwnerIndex Owners);
+
+    /// <summary>What one reading of the request selects: a route (shared or of the owner), and the owner if a service owns it.</summary>
+    private readonly record struct Selection(AuthRoute? Route, OwnedSpace? Owner);
+
+    private static Selection Select(in RouteSet set, in RouteRequest request, ReadOnlySpan<char> path, bool ignoreCase)
+    {
+        if (set.Owners.Find(request.Host.Span, path, ignoreCase) is { } owner)
+        {
+            var routes = owner.Service.Routes;
+            for (var i = 0; i < routes.Count; i++)
+            {
+                if (routes[i].Match.Matches(request, path, ignoreCase))
+                {
+                    return new Selection(routes[i], owner);
+                }
+            }
+
+            return new Selection(null, owner);
+        }
+
+        var first = FirstMatch(set.Routes, request, path, ignoreCase, set.Routes.Count);
+        return new Selection(first < 0 ? null : set.Routes[first], null);
     }
 
     private static int FirstMatch(IReadOnlyList<AuthRoute> routes, in RouteRequest request, ReadOnlySpan<char> path, bool ignoreCase, int count)
@@ -89,19 +158,23 @@ public static class AuthEvaluator
         return -1;
     }
 
-    /// <summary>Why another reading of the path would be decided differently, or null when every reading gets the same requirement.</summary>
-    private static string? Ambiguity(IReadOnlyList<AuthRoute> routes, bool defaultAllow, in RouteRequest request, int chosen)
+    /// <summary>
+    /// Why another reading of the path would be decided differently, or null when every reading gets the same
+    /// requirement. Each reading is selected as written and with letter case ignored: a case-sensitive match is also
+    /// a case-insensitive one, so the case-insensitive selection differs only when an earlier route (or a more
+    /// specific owner) matches once case is ignored.
+    /// </summary>
+    private static string? Ambiguity(in RouteSet set, in RouteRequest request, Selection chosen)
     {
         var path = request.Path;
-        if (FoldedCase(routes, defaultAllow, request, path.Value.Span, chosen, chosen))
+        if (!Same(set, chosen, Select(set, request, path.Value.Span, ignoreCase: true)))
         {
             return CaseAmbiguity;
         }
 
         foreach (var (reading, kind) in path.Readings)
         {
-            var match = FirstMatch(routes, request, reading, ignoreCase: false, routes.Count);
-            if (!SameRequirement(routes, defaultAllow, chosen, match) || FoldedCase(routes, defaultAllow, request, reading, match, chosen))
+            if (!Same(set, chosen, Select(set, request, reading, ignoreCase: false)) || !Same(set, chosen, Select(set, request, reading, ignoreCase: true)))
             {
                 return (kind & PathReading.Lenient) != 0 ? LenientAmbiguity : LiteralAmbiguity;
             }
@@ -110,26 +183,21 @@ public static class AuthEvaluator
         return null;
     }
 
-    /// <summary>
-    /// Whether a route before <paramref name="match"/> (the reading's case-sensitive first match) matches the
-    /// reading when letter case is ignored, with another requirement than the chosen route's. A case-sensitive
-    /// match is also a case-insensitive one, so routes after <paramref name="match"/> cannot come first.
-    /// </summary>
-    private static bool FoldedCase(IReadOnlyList<AuthRoute> routes, bool defaultAllow, in RouteRequest request, ReadOnlySpan<char> reading, int match, int chosen)
+    /// <summary>Shared routes are the same when their requirements are equal; a service's route only when it is the very route of the same owner.</summary>
+    private static bool Same(in RouteSet set, Selection first, Selection second)
     {
-        var folded = FirstMatch(routes, request, reading, ignoreCase: true, match < 0 ? routes.Count : match);
-        return folded >= 0 && !SameRequirement(routes, defaultAllow, chosen, folded);
-    }
-
-    private static bool SameRequirement(IReadOnlyList<AuthRoute> routes, bool defaultAllow, int first, int second)
-    {
-        if (first == second)
+        if (ReferenceEquals(first.Route, second.Route) && ReferenceEquals(first.Owner?.Service, second.Owner?.Service))
         {
             return true;
         }
 
-        var a = first < 0 ? (defaultAllow ? Requirement.Allow : Requirement.Deny) : routes[first].Requires;
-        var b = second < 0 ? (defaultAllow ? Requirement.Allow : Requirement.Deny) : routes[second].Requires;
+        if (first.Owner is not null || second.Owner is not null)
+        {
+            return false;
+        }
+
+        var a = first.Route?.Requires ?? (set.DefaultAllow ? Requirement.Allow : Requirement.Deny);
+        var b = second.Route?.Requires ?? (set.DefaultAllow ? Requirement.Allow : Requirement.Deny);
         return a.Equals(b);
     }
 
@@ -143,6 +211,8 @@ public static class AuthEvaluator
                 return AuthDecision.Forbidden(route, null, "the route denies every request", error: null);
             case ProviderRequirement provider:
                 return EvaluateProvider(provider, route, tokens);
+            case ApiKeyRequirement { Set: { } set }:
+                return EvaluateApiKey(set, route, tokens);
             case AnyRequirement any:
                 // Allowed by any option; otherwise the most telling refusal: a token that was there beats one that was not.
                 AuthDecision? best = null;
@@ -178,6 +248,17 @@ public static class AuthEvaluator
             default:
                 return AuthDecision.Forbidden(route, null, "unknown requirement", error: null);
         }
+    }
+
+    private static AuthDecision EvaluateApiKey(ApiKeySet set, string route, ITokenSource tokens)
+    {
+        var key = tokens.ForApiKey(set);
+        return key.State switch
+        {
+            TokenState.Valid => AuthDecision.Allow(route, set.QualifiedName, key.Token),
+            TokenState.Missing => AuthDecision.Unauthenticated(route, set.QualifiedName, "an API key is required", tokenPresent: false),
+            _ => AuthDecision.Unauthenticated(route, set.QualifiedName, key.Failure.Description, tokenPresent: true),
+        };
     }
 
     private static AuthDecision EvaluateProvider(ProviderRequirement requirement, string route, ITokenSource tokens)

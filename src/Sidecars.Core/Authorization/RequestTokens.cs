@@ -50,6 +50,30 @@ public sealed class RequestTokens : ITokenSource
         return result;
     }
 
+    public ProviderToken ForApiKey(Services.ApiKeySet set)
+    {
+        if (_decided.TryGetValue(set.QualifiedName, out var known))
+        {
+            return known;
+        }
+
+        ProviderToken result;
+        if (!Extract(_request, set.Locations, out var key))
+        {
+            result = ProviderToken.Missing;
+        }
+        else
+        {
+            // Never the key in a reason: it is a secret, and a wrong one may be another set's.
+            result = set.Find(key) is { } found
+                ? new ProviderToken(TokenState.Valid, found.Identity)
+                : new ProviderToken(TokenState.Invalid, Failure: JwtFailure.Invalid("API key is not known"));
+        }
+
+        _decided[set.QualifiedName] = result;
+        return result;
+    }
+
     private ProviderToken Find(string name)
     {
         if (!_providers.TryGetValue(name, out var provider))

@@ -28,9 +28,24 @@ public sealed record ProviderRequirement(
     IReadOnlyList<ClaimCondition>? Claims = null,
     bool AllowMissing = false) : Requirement;
 
+/// <summary>
+/// A key of the service's API key set <see cref="Name"/>, found in its headers or parameters (<c>requires: { api_key: NAME }</c>).
+/// <see cref="Set"/> is resolved by the service compiler;
+/// </summary>
+public sealed record ApiKeyRequirement(string Name, Services.ApiKeySet? Set = null) : Requirement
+{
+    public bool Equals(ApiKeyRequirement? other) => other is not null && string.Equals(Name, other.Name, StringComparison.Ordinal) && ReferenceEquals(Set, other.Set);
+
+    public override int GetHashCode() => StringComparer.Ordinal.GetHashCode(Name);
+}
+
 public sealed record AnyRequirement(IReadOnlyList<Requirement> Options) : Requirement;
 
 public sealed record AllRequirement(IReadOnlyList<Requirement> Parts) : Requirement;
 
 /// <summary>A route: a match and its requirement; the first route that matches decides.</summary>
-public sealed record AuthRoute(string Name, RouteMatch Match, Requirement Requires);
+public sealed record AuthRoute(string Name, RouteMatch Match, Requirement Requires)
+{
+    /// <summary>Set for a route of a service file: its service, rules, limits and mode.</summary>
+    public Services.ServiceRoute? Service { get; init; }
+}

@@ -26,6 +26,15 @@ public interface IRequestView
         value = text;
         return text is not null;
     }
+
+    /// <summary>The downstream address Envoy reports (<c>source.address.socket_address.address</c>), or null.</summary>
+    string? SourceAddress => null;
+
+    /// <summary>The mTLS peer's identity (<c>source.principal</c>), or null.</summary>
+    string? Principal => null;
+
+    /// <summary>One of the route's <c>context_extensions</c>, or null.</summary>
+    string? ContextExtension(string key) => null;
 }
 
 /// <summary>A header condition: present (<see cref="Value"/> null) or equal to a value.</summary>
@@ -123,6 +132,47 @@ public sealed class RouteMatch(
         }
 
         return true;
+    }
+
+    /// <summary>Why this match does not hold for the request (its first failing condition), or null when it does; for <c>sidecars explain</c>.</summary>
+    public string? Mismatch(in RouteRequest request)
+    {
+        var path = request.Path.Value.Span;
+        if (Host is not null && !HostMatches(Host, request.Host.Span))
+        {
+            return $"host is not {Host}";
+        }
+
+        if (PathExact is not null && !path.Equals(PathExact, StringComparison.Ordinal))
+        {
+            return $"path is not {PathExact}";
+        }
+
+        if (PathPrefix is not null && !path.StartsWith(PathPrefix, StringComparison.Ordinal))
+        {
+            return $"path does not start with {PathPrefix}";
+        }
+
+        if (PathRegex is not null && !PathRegex.IsMatch(path))
+        {
+            return "path does not match its path_regex";
+        }
+
+        if (Methods.Count > 0 && !ContainsMethod(request.Request.Method))
+        {
+            return $"method is not one of {string.Join(", ", Methods)}";
+        }
+
+        foreach (var header in Headers)
+        {
+            var value = request.Request.Header(header.Name);
+            if (value is null || (header.Value is not null && value != header.Value))
+            {
+                return header.Value is null ? $"header {header.Name} is absent" : $"header {header.Name} is not '{header.Value}'";
+            }
+        }
+
+        return null;
     }
 
     /// <summary>RFC 9110 §9.1 says methods are case-sensitive, but a non-canonical <c>post</c> must not skip a <c>POST</c> route.</summary>

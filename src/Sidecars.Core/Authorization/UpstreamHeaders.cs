@@ -56,7 +56,7 @@ public static class UpstreamShaping
             return decision;
         }
 
-        if (decision.Token is not { } token || decision.Provider is null || !policy.Providers.TryGetValue(decision.Provider, out var provider))
+        if (decision.Token is not { } token || decision.Provider is null || policy.ProviderOf(decision.Provider) is not { } provider)
         {
             return decision with { Upstream = policy.HeadersWithoutToken };
         }

@@ -41,6 +41,9 @@ public static class ConfigLimits
     /// <summary>Most authorization routes in one snapshot (a request is matched against them in order).</summary>
     public const int MaxRoutes = 10_000;
 
+    /// <summary>Routes of all service files together (1,000 services of 20 routes fit five times over).</summary>
+    public const int MaxServiceRoutes = 100_000;
+
     /// <summary>Longest <c>path_regex</c>, in characters.</summary>
     public const int MaxPathRegexLength = 1024;
 

@@ -93,8 +93,12 @@ public static class ConfigLoader
         return diagnostics.HasErrors || snapshot is null ? throw new ConfigException(diagnostics.Errors) : snapshot;
     }
 
+    /// <summary>A policy test file (<c>*.test.yaml</c>) lives beside the policies it tests; <c>sidecars test</c> reads it, the server does not.</summary>
+    public static bool IsTestFileName(string path) =>
+        path.EndsWith(".test.yaml", StringComparison.Ordinal) || path.EndsWith(".test.yml", StringComparison.Ordinal);
+
     private static bool IsConfigFileName(string path) =>
-        !Path.GetFileName(path).StartsWith('.') && (path.EndsWith(".yaml", StringComparison.Ordinal) || path.EndsWith(".yml", StringComparison.Ordinal));
+        !Path.GetFileName(path).StartsWith('.') && !IsTestFileName(path) && (path.EndsWith(".yaml", StringComparison.Ordinal) || path.EndsWith(".yml", StringComparison.Ordinal));
 
     /// <summary>Compiles sources into a snapshot, or returns null with the errors in <paramref name="diagnostics"/>.</summary>
     public static ConfigSnapshot? Compile(IReadOnlyList<ConfigSource> sources, ConfigDiagnostics diagnostics)
@@ -116,6 +120,7 @@ public static class ConfigLoader
     {
         var domains = new List<DomainDefinition>();
         var authFiles = new List<AuthYamlParser.FileDefinition>();
+        var serviceFiles = new List<AuthYamlParser.ServiceDefinition>();
         long nodes = 0;
         foreach (var source in sources)
         {
@@ -134,7 +139,7 @@ public static class ConfigLoader
 
             try
             {
-                ParseFile(source, diagnostics, domains, authFiles);
+                ParseFile(source, diagnostics, domains, authFiles, serviceFiles);
             }
 #pragma warning disable CA1031 // One file's unexpected failure is that file's located error.
             catch (Exception e)
@@ -146,6 +151,7 @@ public static class ConfigLoader
 
         var rateLimits = RateLimitCompiler.Compile(domains, diagnostics);
         var auth = AuthYamlParser.Compile(authFiles, diagnostics);
+        auth = auth with { Services = AuthYamlParser.CompileServices(serviceFiles, auth.Providers, diagnostics) };
         var keyFiles = LocalKeys.Load(authFiles, diagnostics);
         return diagnostics.HasErrors ? null : new ConfigSnapshot(rateLimits, [.. sources.Select(s => s.Path)], Fingerprint(sources, keyFiles), auth: auth)
         {
@@ -153,7 +159,7 @@ public static class ConfigLoader
         };
     }
 
-    private static void ParseFile(ConfigSource source, ConfigDiagnostics diagnostics, List<DomainDefinition> domains, List<AuthYamlParser.FileDefinition> authFiles)
+    private static void ParseFile(ConfigSource source, ConfigDiagnostics diagnostics, List<DomainDefinition> domains, List<AuthYamlParser.FileDefinition> authFiles, List<AuthYamlParser.ServiceDefinition> serviceFiles)
     {
         var root = ParseDocument(source, diagnostics);
         if (root is null)
@@ -162,6 +168,25 @@ public static class ConfigLoader
         }
 
         var yaml = new YamlReading(source.Path, diagnostics);
+        if (YamlReading.GetKeyNode(root, "service") is { } serviceKey)
+        {
+            foreach (var other in (ReadOnlySpan<string>)["domain", "providers", "default"])
+            {
+                if (YamlReading.GetKeyNode(root, other) is { } mixed)
+                {
+                    yaml.Error(mixed, $"a service file ('service') holds only its own owns, mode, routes and api_keys; '{other}' belongs in a file of its own");
+                    return;
+                }
+            }
+
+            if (AuthYamlParser.ParseService(yaml, root) is { } service)
+            {
+                serviceFiles.Add(service);
+            }
+
+            return;
+        }
+
         var isAuth = AuthYamlParser.RootKeys.Any(k => YamlReading.GetKeyNode(root, k) is not null);
         if (isAuth && YamlReading.GetKeyNode(root, "domain") is { } domainKey)
         {

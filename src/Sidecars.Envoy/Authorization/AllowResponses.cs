@@ -3,6 +3,7 @@ using Envoy.Config.Core.V3;
 using Envoy.Service.Auth.V3;
 using Google.Protobuf.WellKnownTypes;
 using Sidecars.Authorization;
+using Sidecars.Authorization.Services;
 
 namespace Sidecars.Envoy.Authorization;
 
@@ -41,7 +42,7 @@ internal sealed class AllowResponses
 
         // What it fits is kept in the answer itself: a cached token holds the task, the answer and its bytes, nothing more.
         var fit = present == NotCacheable ? default
-            : token is not null ? new AllowFit(decision.Upstream, decision.Route, decision.Provider, present, Kept: true)
+            : token is not null ? new AllowFit(decision.Upstream, decision.Route, decision.Provider, present, Kept: true, decision.ServiceRoute)
             : new AllowFit(decision.Upstream, null, null, present, Kept: true);
         var response = Task.FromResult(CheckAnswer.EncodeKept(Create(decision, view), fit));
         if (fit.Kept)
@@ -121,15 +122,31 @@ internal sealed class AllowResponses
             ok.QueryParametersToRemove.Add(upstream.TokenParameters[i]);
         }
 
-        if (decision.Token?.Claims is { } verified && decision.Provider is not null)
+        if (decision.Token is { Claims: var verified } token && decision.Provider is not null)
         {
-            var jwt = ToValue(verified);
-            jwt.StructValue.Fields["provider"] = Value.ForString(decision.Provider);
+            var identity = ToValue(verified);
             var metadata = new Struct();
-            metadata.Fields["jwt"] = jwt;
+            if (token.ApiKeyId is { } keyId)
+            {
+                // An API key's claims as a token's, under their own name: an upstream must not take a key for a JWT.
+                identity.StructValue.Fields["id"] = Value.ForString(keyId);
+                identity.StructValue.Fields["set"] = Value.ForString(decision.Provider);
+                metadata.Fields["api_key"] = identity;
+            }
+            else
+            {
+                identity.StructValue.Fields["provider"] = Value.ForString(decision.Provider);
+                metadata.Fields["jwt"] = identity;
+            }
+
             if (decision.Route is not null)
             {
                 metadata.Fields["route"] = Value.ForString(decision.Route);
+            }
+
+            if (decision.Service is not null)
+            {
+                metadata.Fields["service"] = Value.ForString(decision.Service.Name);
             }
 
             response.DynamicMetadata = metadata;
@@ -137,6 +154,58 @@ internal sealed class AllowResponses
 
         return response;
     }
+
+    /// <summary>The name of the header that tells the upstream what a dry run would have answered.</summary>
+    public const string DryRunHeader = AuthorizationServiceAdapter.DryRunHeader;
+
+    /// <summary>
+    /// An allow that reports something per call: the RateLimit headers of a charged limit (to the client, in
+    /// <c>response_headers_to_add</c>: the kept allow's bytes extended, not encoded again), and in dry run what
+    /// would have been answered (to the upstream in <see cref="DryRunHeader"/>, and as <c>dry_run</c> in the metadata).
+    /// </summary>
+    public CheckAnswer WithReport(in AuthDecision decision, CheckRequestView view)
+    {
+        if (decision.DryRun is null)
+        {
+            var more = new CheckResponse { OkResponse = new OkHttpResponse() };
+            AddLimitHeaders(more.OkResponse, decision.Limit!.Value);
+            return CheckAnswer.Extend(For(decision, view).Result, more);
+        }
+
+        var response = Create(decision, view);
+        response.OkResponse.Headers.Add(Overwrite(DryRunHeader, HeaderSafe(decision.DryRun)));
+        var metadata = response.DynamicMetadata ?? new Struct();
+        metadata.Fields["dry_run"] = Value.ForString(decision.DryRun);
+        if (decision.Service is not null)
+        {
+            metadata.Fields["service"] = Value.ForString(decision.Service.Name);
+        }
+
+        if (decision.Route is not null)
+        {
+            metadata.Fields["route"] = Value.ForString(decision.Route);
+        }
+
+        response.DynamicMetadata = metadata;
+        if (decision.Limit is { } limit)
+        {
+            AddLimitHeaders(response.OkResponse, limit);
+        }
+
+        return new CheckAnswer(response);
+    }
+
+    private static void AddLimitHeaders(OkHttpResponse ok, in LimitReport limit)
+    {
+        foreach (var (name, value) in RateLimiting.RateLimitHeaderText.For(limit))
+        {
+            ok.ResponseHeadersToAdd.Add(Overwrite(name, value));
+        }
+    }
+
+    /// <summary>A reason as a header value: printable ASCII only (a reason may quote a claim or a path).</summary>
+    private static string HeaderSafe(string text) =>
+        text.AsSpan().ContainsAnyExceptInRange(' ', '~') ? string.Concat(text.Where(c => c is >= ' ' and <= '~')) : text;
 
     internal static HeaderValueOption Overwrite(string name, string value) => new()
     {
@@ -185,9 +254,10 @@ internal sealed class AllowResponses
 /// <see cref="UpstreamHeaders"/> instance stands for (policy snapshot, provider, token): a reload builds new ones.
 /// Without a token the response names no route or provider (no metadata), so any route fits.
 /// </summary>
-internal readonly record struct AllowFit(UpstreamHeaders? Upstream, string? Route, string? Provider, ulong PresentTokenHeaders, bool Kept)
+internal readonly record struct AllowFit(UpstreamHeaders? Upstream, string? Route, string? Provider, ulong PresentTokenHeaders, bool Kept, ServiceRoute? ServiceRoute = null)
 {
     public bool Fits(in AuthDecision decision, ulong present) =>
         Kept && ReferenceEquals(Upstream, decision.Upstream) && present == PresentTokenHeaders &&
-        (decision.Token is null || (string.Equals(Route, decision.Route, StringComparison.Ordinal) && string.Equals(Provider, decision.Provider, StringComparison.Ordinal)));
+        (decision.Token is null || (string.Equals(Route, decision.Route, StringComparison.Ordinal) && string.Equals(Provider, decision.Provider, StringComparison.Ordinal) &&
+                                    ReferenceEquals(ServiceRoute, decision.ServiceRoute)));
 }

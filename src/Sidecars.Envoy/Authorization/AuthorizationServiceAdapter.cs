@@ -5,6 +5,11 @@ using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Sidecars.Authentication;
 using Sidecars.Authorization;
+using Sidecars.Authorization.Config;
+using Sidecars.Authorization.Services;
+using Sidecars.RateLimiting;
+using Sidecars.RateLimiting.Stores;
+using Sidecars.Envoy.RateLimiting;
 using Sidecars.Config;
 using HttpStatus = Envoy.Type.V3.HttpStatus;
 using StatusCode = Envoy.Type.V3.StatusCode;
@@ -17,11 +22,17 @@ namespace Sidecars.Envoy.Authorization;
 /// through). Malformed requests are denied the same way, and an exception on the way (a bug) is too: the
 /// boundary answers 403 and logs the cause once (issue 7, finding 1).
 /// </summary>
-public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache cache, TimeProvider time, AuthResponseOptions options, ILogger<AuthorizationServiceAdapter> logger)
+public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache cache, TimeProvider time, AuthResponseOptions options, ILogger<AuthorizationServiceAdapter> logger, IBucketStore? store = null)
     : global::Envoy.Service.Auth.V3.Authorization.AuthorizationBase
 {
+    // Service routes' rate_limits are charged in the rate limit service's store; without one (in-process tests), this process's memory.
+    private readonly ServiceLimiter _limiter = new(store ?? new InMemoryBucketStore(time));
+
     private const int GrpcUnauthenticated = 16;
     private const int GrpcPermissionDenied = 7;
+
+    /// <summary>The header of an allow in dry run, to the upstream: what would have been answered (<c>403 rule 1 of route 'read' failed: ...</c>).</summary>
+    public const string DryRunHeader = "x-sidecars-dry-run";
 
     /// <summary>The reason of the last-resort deny; the cause is in the log, not in the response.</summary>
     internal const string InternalErrorReason = "internal error while deciding";
@@ -36,22 +47,24 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
     private static readonly HttpStatus Unauthorized = new() { Code = StatusCode.Unauthorized };
     private static readonly HttpStatus BadRequest = new() { Code = StatusCode.BadRequest };
     private static readonly HttpStatus Forbidden = new() { Code = StatusCode.Forbidden };
+    private static readonly HttpStatus TooManyRequests = new() { Code = StatusCode.TooManyRequests };
+    private const int GrpcResourceExhausted = 8;
 
     /// <summary>
     /// The server's entry point: the answer as it goes to the wire. An allow is the encoded answer kept with
     /// its token (the same completed task on every hit, nothing allocated); a deny is a message built per call.
     /// Always complete on return (no I/O on the way).
     /// </summary>
-    public Task<CheckAnswer> Answer(CheckRequest request) => Answer(request.Attributes?.Request?.Http, headers: null);
+    public Task<CheckAnswer> Answer(CheckRequest request) => Answer(request.Attributes?.Request?.Http, request, call: null);
 
     /// <summary>As <see cref="Answer(CheckRequest)"/>, for a call as the server reads it off the wire.</summary>
-    public Task<CheckAnswer> Answer(CheckCall call) => Answer(call.Http, call.Headers);
+    public Task<CheckAnswer> Answer(CheckCall call) => Answer(call.Http, request: null, call);
 
-    private Task<CheckAnswer> Answer(AttributeContext.Types.HttpRequest? http, CheckHeaders? headers)
+    private Task<CheckAnswer> Answer(AttributeContext.Types.HttpRequest? http, CheckRequest? request, CheckCall? call)
     {
         try
         {
-            return Decide(http, headers);
+            return Decide(http, request, call);
         }
 #pragma warning disable CA1031 // The last line of defence: whatever escaped the core, Envoy gets a deny, never an RPC error it may fail open on.
         catch (Exception exception)
@@ -76,8 +89,12 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
 
     private static Task<CheckAnswer> Answered(CheckResponse deny) => Task.FromResult(new CheckAnswer(deny));
 
-    /// <summary>An allow answers with the encoding shared by every request it fits (see <see cref="AllowResponses"/>); a deny is built per call.</summary>
-    private Task<CheckAnswer> Decide(AttributeContext.Types.HttpRequest? http, CheckHeaders? headers)
+    /// <summary>
+    /// An allow answers with the encoding shared by every request it fits (see <see cref="AllowResponses"/>); a deny
+    /// is built per call. A service route's limits are charged after the decision, in one store call; the view of
+    /// the request stays rented until its answer is built, on whichever thread the store completes.
+    /// </summary>
+    private Task<CheckAnswer> Decide(AttributeContext.Types.HttpRequest? http, CheckRequest? request, CheckCall? call)
     {
         if (http is null)
         {
@@ -85,33 +102,92 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
         }
 
         var policy = config.Current.Auth;
-        var view = CheckRequestView.Rent(http, headers);
+        var view = call is not null ? CheckRequestView.Rent(call) : request is not null ? CheckRequestView.Rent(request) : CheckRequestView.Rent(http);
+        var handedOff = false;
         try
         {
             var tokens = RequestTokens.Rent(view, policy.Validators, cache, time, _failures);
             AuthDecision decision;
             try
             {
-                decision = AuthEvaluator.Decide(policy.Routes, policy.DefaultAllow, view, tokens);
+                decision = AuthEvaluator.Decide(policy, view, tokens);
             }
             finally
             {
                 RequestTokens.Return(tokens);
             }
 
-            decision = UpstreamShaping.Complete(policy, decision);
-            if (decision.Allowed)
+            if (decision.Allowed && decision.ServiceRoute is { Limits.Count: > 0 })
             {
-                return _allowed.For(decision, view);
+                var batch = ServiceLimiter.Rent();
+                if (ServiceLimiter.Build(decision, view, batch))
+                {
+                    var pending = _limiter.ApplyAsync(batch);
+                    if (!pending.IsCompletedSuccessfully)
+                    {
+                        handedOff = true;
+                        return FinishAsync(pending, policy, decision, view, batch, http.Host);
+                    }
+
+                    pending.GetAwaiter().GetResult();
+                    decision = ServiceLimiter.Finish(decision, batch);
+                }
+
+                ServiceLimiter.Return(batch);
             }
 
-            AuthorizationLog.Denied(logger, decision.Status, decision.Route ?? "(none)", decision.Provider ?? "(none)", decision.Description);
-            return Answered(Denied(decision, http.Host));
+            return Complete(policy, decision, view, http.Host);
+        }
+        finally
+        {
+            if (!handedOff)
+            {
+                CheckRequestView.Return(view);
+            }
+        }
+    }
+
+    private async Task<CheckAnswer> FinishAsync(ValueTask<bool> pending, AuthPolicy policy, AuthDecision decision, CheckRequestView view, BucketBatch batch, string host)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
+            decision = ServiceLimiter.Finish(decision, batch);
+            ServiceLimiter.Return(batch);
+            return await Complete(policy, decision, view, host).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // As at the boundary: a store that throws is a deny, never an RPC error.
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            _failureLog.Report(exception);
+            return new CheckAnswer(Denied(AuthDecision.Forbidden(null, null, InternalErrorReason, error: null), host: string.Empty));
         }
         finally
         {
             CheckRequestView.Return(view);
         }
+    }
+
+    /// <summary>The mode (dry run), the upstream headers, then the answer: shared bytes for a plain allow, per call with limit headers or a dry-run report.</summary>
+    private Task<CheckAnswer> Complete(AuthPolicy policy, AuthDecision decision, CheckRequestView view, string host)
+    {
+        decision = ServiceEvaluator.ApplyMode(decision);
+        decision = UpstreamShaping.Complete(policy, decision);
+        if (decision.Allowed)
+        {
+            if (decision.DryRun is not null)
+            {
+                AuthorizationLog.DryRun(logger, decision.Service?.Name ?? "(none)", decision.Route ?? "(none)", decision.DryRun);
+            }
+
+            return decision.DryRun is null && decision.Limit is null
+                ? _allowed.For(decision, view)
+                : Task.FromResult(_allowed.WithReport(decision, view));
+        }
+
+        AuthorizationLog.Denied(logger, decision.Status, decision.Route ?? "(none)", decision.Provider ?? "(none)", decision.Description);
+        return Answered(Denied(decision, host));
     }
 
     /// <summary>
@@ -125,9 +201,18 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
     {
         var denied = new DeniedHttpResponse
         {
-            Status = decision.Status switch { 401 => Unauthorized, 400 => BadRequest, _ => Forbidden },
-            Body = decision.Status switch { 401 => "Unauthorized\n", 400 => "Bad Request\n", _ => "Forbidden\n" },
+            Status = decision.Status switch { 401 => Unauthorized, 400 => BadRequest, 429 => TooManyRequests, _ => Forbidden },
+            Body = decision.Status switch { 401 => "Unauthorized\n", 400 => "Bad Request\n", 429 => "Too Many Requests\n", _ => "Forbidden\n" },
         };
+        if (decision.Limit is { } limit)
+        {
+            // RFC 9110 §10.2.3: whole seconds, rounded up, so a client that waits that long is not refused again.
+            denied.Headers.Add(AllowResponses.Overwrite("retry-after", RateLimitHeaderText.Seconds(limit.ResetAfterNanos)));
+            foreach (var (name, value) in RateLimitHeaderText.For(limit))
+            {
+                denied.Headers.Add(AllowResponses.Overwrite(name, value));
+            }
+        }
         if (decision.Status == 401 || decision.Error is not null)
         {
             denied.Headers.Add(AllowResponses.Overwrite("www-authenticate", Challenge(decision, string.IsNullOrEmpty(options.Realm) ? host : options.Realm, options.ExposeReason)));
@@ -142,7 +227,7 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
 
         return new CheckResponse
         {
-            Status = new Google.Rpc.Status { Code = decision.Status == 401 ? GrpcUnauthenticated : GrpcPermissionDenied, Message = decision.Description },
+            Status = new Google.Rpc.Status { Code = decision.Status switch { 401 => GrpcUnauthenticated, 429 => GrpcResourceExhausted, _ => GrpcPermissionDenied }, Message = decision.Description },
             DeniedResponse = denied,
         };
     }

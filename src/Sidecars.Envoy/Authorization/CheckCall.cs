@@ -22,11 +22,47 @@ public sealed class CheckCall
         Headers = headers;
     }
 
-    /// <summary>A call read for its HTTP attributes only.</summary>
-    internal CheckCall(AttributeContext.Types.HttpRequest http, CheckHeaders? headers)
+    /// <summary>A call read for its HTTP attributes, plus the bytes of <c>attributes.source</c> and <c>attributes.context_extensions</c> (null when it has neither).</summary>
+    internal CheckCall(AttributeContext.Types.HttpRequest http, CheckHeaders? headers, byte[]? peerAndContext = null)
     {
         Http = http;
         Headers = headers;
+        _peerAndContext = peerAndContext;
+    }
+
+    private readonly byte[]? _peerAndContext;
+    private AttributeContext? _attributes;
+
+    /// <summary>
+    /// The attributes a rule or a limit may read besides HTTP: <c>source</c> (address, principal) and
+    /// <c>context_extensions</c>. For a call read fast, parsed on first use from the bytes the reader kept (an
+    /// AttributeContext holding only those fields), so a decision that never asks never pays for them.
+    /// </summary>
+    public AttributeContext? Attributes
+    {
+        get
+        {
+            if (Request is not null)
+            {
+                return Request.Attributes;
+            }
+
+            if (_attributes is null && _peerAndContext is not null)
+            {
+                try
+                {
+                    _attributes = AttributeContext.Parser.ParseFrom(_peerAndContext);
+                }
+#pragma warning disable CA1031 // The reader checked these bytes parse; should they not, the request has no such attributes.
+                catch (Exception)
+#pragma warning restore CA1031
+                {
+                    _attributes = new AttributeContext();
+                }
+            }
+
+            return _attributes;
+        }
     }
 
     /// <summary>The whole request, or null when only <see cref="Http"/> was read.</summary>

@@ -15,6 +15,8 @@ internal sealed class CheckRequestView : IRequestView
 
     private AttributeContext.Types.HttpRequest _http = null!;
     private CheckHeaders? _headers;
+    private CheckCall? _call;
+    private AttributeContext? _attributes;
 
     // The header values read so far in this call, by entry: a decision asks for the token header more than once.
     private string?[] _values = new string?[16];
@@ -33,6 +35,8 @@ internal sealed class CheckRequestView : IRequestView
         t_cached = null;
         view._http = http;
         view._headers = headers;
+        view._call = null;
+        view._attributes = null;
         if (headers is not null && headers.Count > view._values.Length)
         {
             view._values = new string?[headers.Count];
@@ -41,6 +45,30 @@ internal sealed class CheckRequestView : IRequestView
 
         return view;
     }
+
+    /// <summary>The view of a call as the server read it; its source and context extensions are read from the call if asked for.</summary>
+    public static CheckRequestView Rent(CheckCall call)
+    {
+        var view = Rent(call.Http!, call.Headers);
+        view._call = call;
+        return view;
+    }
+
+    /// <summary>The view of a whole request, its other attributes included.</summary>
+    public static CheckRequestView Rent(CheckRequest request)
+    {
+        var view = Rent(request.Attributes.Request.Http);
+        view._attributes = request.Attributes;
+        return view;
+    }
+
+    private AttributeContext? Attributes => _attributes ?? _call?.Attributes;
+
+    public string? SourceAddress => Attributes?.Source?.Address?.SocketAddress?.Address is { Length: > 0 } address ? address : null;
+
+    public string? Principal => Attributes?.Source?.Principal is { Length: > 0 } principal ? principal : null;
+
+    public string? ContextExtension(string key) => Attributes is { } attributes && attributes.ContextExtensions.TryGetValue(key, out var value) ? value : null;
 
     public static void Return(CheckRequestView view)
     {
@@ -54,6 +82,8 @@ internal sealed class CheckRequestView : IRequestView
 
         view._http = null!;
         view._headers = null;
+        view._call = null;
+        view._attributes = null;
         t_cached = view;
     }
 

@@ -282,33 +282,9 @@ public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHea
 
         if (headers.Draft)
         {
-            var policy = DraftPolicyName(limit);
-            response.ResponseHeadersToAdd.Add(new HeaderValue { Key = headers.DraftPolicyHeader, Value = $"{policy};q={limit.RequestsPerUnit};w={RateLimitUnits.Seconds(limit.Unit)}" });
-            response.ResponseHeadersToAdd.Add(new HeaderValue { Key = headers.DraftHeader, Value = $"{policy};r={outcome.Remaining};t={resetSeconds}" });
+            response.ResponseHeadersToAdd.Add(new HeaderValue { Key = headers.DraftPolicyHeader, Value = RateLimitHeaderText.Policy(limit) });
+            response.ResponseHeadersToAdd.Add(new HeaderValue { Key = headers.DraftHeader, Value = RateLimitHeaderText.Remaining(limit, outcome.Remaining, outcome.ResetAfterNanos) });
         }
-    }
-
-    /// <summary>An RFC 8941 sf-string naming the policy: the limit's name, else its unit.</summary>
-    private static string DraftPolicyName(CompiledLimit limit)
-    {
-        var name = limit.Name ?? RateLimitUnits.Name(limit.Unit);
-        var builder = new System.Text.StringBuilder(name.Length + 2).Append('"');
-        foreach (var c in name)
-        {
-            if (c is < ' ' or > '~')
-            {
-                continue;
-            }
-
-            if (c is '"' or '\\')
-            {
-                builder.Append('\\');
-            }
-
-            builder.Append(c);
-        }
-
-        return builder.Append('"').ToString();
     }
 
     private static Google.Protobuf.WellKnownTypes.Duration ToDuration(long nanos) => new()

@@ -81,6 +81,7 @@ public static class CheckRequestReader
         }
 
         var httpContent = http.ContentOf(requestContent);
+        var peerAndContext = PeerAndContext(attributesContent);
         Span<int> entryBounds = stackalloc int[64];
         int[]? rented = null;
         try
@@ -92,7 +93,7 @@ public static class CheckRequestReader
 
             if (entries == 0)
             {
-                return ParseHttp(httpContent, headers: null);
+                return ParseHttp(httpContent, headers: null, peerAndContext);
             }
 
             var headers = CheckHeaders.From(httpContent, entryBounds[..(entries * 2)]);
@@ -115,7 +116,7 @@ public static class CheckRequestReader
                 }
 
                 Copy(httpContent[from..], buffer, ref written);
-                return written == total ? ParseHttp(buffer.AsSpan(0, total), headers) : null;
+                return written == total ? ParseHttp(buffer.AsSpan(0, total), headers, peerAndContext) : null;
             }
             finally
             {
@@ -139,11 +140,62 @@ public static class CheckRequestReader
     private static bool AroundIsParseable(ReadOnlySpan<byte> parent, Field field, WireValidator.Schema schema) =>
         WireValidator.IsParseable(parent[..field.TagAt], schema) && WireValidator.IsParseable(parent[field.End..], schema);
 
-    private static CheckCall? ParseHttp(ReadOnlySpan<byte> http, CheckHeaders? headers)
+    /// <summary>
+    /// The fields <c>source</c> (1) and <c>context_extensions</c> (10) of the AttributeContext, copied as they are:
+    /// together they are an AttributeContext holding only them, parsed if a rule or a limit asks (see
+    /// <see cref="CheckCall.Attributes"/>). Null when the request has neither. The walk cannot fail here: the
+    /// fields around <c>request</c> were checked parseable.
+    /// </summary>
+    private static byte[]? PeerAndContext(ReadOnlySpan<byte> attributes)
+    {
+        var total = 0;
+        for (var pass = 0; pass < 2; pass++)
+        {
+            byte[]? copy = pass == 1 ? new byte[total] : null;
+            var written = 0;
+            var at = 0;
+            while (at < attributes.Length)
+            {
+                var start = at;
+                if (!ProtoWire.TryReadTag(attributes, ref at, out var tag) || !ProtoWire.TrySkip(attributes, ref at, (int)(tag & 7)))
+                {
+                    return null;
+                }
+
+                var number = (int)(tag >> 3);
+                if (number is AttributeContext.SourceFieldNumber or AttributeContext.ContextExtensionsFieldNumber)
+                {
+                    if (copy is null)
+                    {
+                        total += at - start;
+                    }
+                    else
+                    {
+                        attributes[start..at].CopyTo(copy.AsSpan(written));
+                        written += at - start;
+                    }
+                }
+            }
+
+            if (total == 0)
+            {
+                return null;
+            }
+
+            if (copy is not null)
+            {
+                return copy;
+            }
+        }
+
+        return null;
+    }
+
+    private static CheckCall? ParseHttp(ReadOnlySpan<byte> http, CheckHeaders? headers, byte[]? peerAndContext)
     {
         try
         {
-            return new CheckCall(AttributeContext.Types.HttpRequest.Parser.ParseFrom(http), headers);
+            return new CheckCall(AttributeContext.Types.HttpRequest.Parser.ParseFrom(http), headers, peerAndContext);
         }
 #pragma warning disable CA1031 // Not readable by the generated parser: the lenient path decides what it is, as before.
         catch (Exception)

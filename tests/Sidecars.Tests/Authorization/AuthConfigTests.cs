@@ -102,7 +102,7 @@ public sealed class AuthConfigTests
     [InlineData("routes:\n  - match: { path: /a, path_prefix: /a }\n    requires: allow\n", "a.yaml:2:12: a route match takes one of 'path', 'path_prefix' or 'path_regex'")]
     [InlineData("routes:\n  - match: { path_regex: '(' }\n    requires: allow\n", "a.yaml:2:26: invalid path_regex at character 1: insufficient closing parentheses")]
     [InlineData("routes:\n  - match: { path: /a }\n    requires: maybe\n", "a.yaml:3:15: invalid requirement 'maybe' (valid: allow, deny, or a mapping)")]
-    [InlineData("routes:\n  - match: { path: /a }\n    requires: { provider: p, any: [allow] }\n", "a.yaml:3:15: a requirement has exactly one of 'provider', 'any' or 'all'")]
+    [InlineData("routes:\n  - match: { path: /a }\n    requires: { provider: p, any: [allow] }\n", "a.yaml:3:15: a requirement has exactly one of 'provider', 'api_key', 'any' or 'all'")]
     [InlineData("routes:\n  - match: { path: /a }\n", "a.yaml:2:5: a route needs 'requires'")]
     [InlineData("default: maybe\n", "a.yaml:1:10: invalid default 'maybe' (valid: allow, deny)")]
     public void Bad_authorization_config_is_reported_with_file_line_and_column(string yaml, string error)

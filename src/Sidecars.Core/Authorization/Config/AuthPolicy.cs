@@ -41,14 +41,23 @@ public sealed record AuthPolicy(IReadOnlyDictionary<string, ProviderPolicy> Prov
     /// Every claim and payload header any provider of the policy sets, computed once per snapshot: an allow
     /// removes all of them, except those the deciding provider sets (issue 7, finding 2).
     /// </summary>
-    public IReadOnlyList<string> ClaimHeaderNames { get; } = Providers.Values
+    /// <remarks>API key sets of service files count as providers here: their <c>claim_to_headers</c> are identity headers too.</remarks>
+    public IReadOnlyList<string> ClaimHeaderNames => field ??= Providers.Values
+        .Concat(Services.ApiKeySets.Values.Select(k => k.Policy))
         .SelectMany(p => p.ForwardPayloadHeader is { } payload ? p.ClaimToHeaders.Select(c => c.Header).Append(payload) : p.ClaimToHeaders.Select(c => c.Header))
         .Distinct(StringComparer.OrdinalIgnoreCase)
         .ToArray();
+
+    /// <summary>The service files: who owns which request space, their routes, rules, limits and API keys.</summary>
+    public Sidecars.Authorization.Services.ServiceCatalog Services { get; init; } = Sidecars.Authorization.Services.ServiceCatalog.Empty;
+
+    /// <summary>The provider policy of a decision's provider name: a JWT provider, or a service's API key set.</summary>
+    public ProviderPolicy? ProviderOf(string name) =>
+        Providers.TryGetValue(name, out var provider) ? provider : Services.ApiKeySets.TryGetValue(name, out var set) ? set.Policy : null;
 
     /// <summary>What an allow without a verified token sends upstream: nothing set, every claim header removed.</summary>
     internal UpstreamHeaders HeadersWithoutToken => field ??= new UpstreamHeaders([], ClaimHeaderNames);
 
     /// <summary>Whether any file declared authorization at all; without one, ext_authz answers per <see cref="DefaultAllow"/>.</summary>
-    public bool IsEmpty => Providers.Count == 0 && Routes.Count == 0;
+    public bool IsEmpty => Providers.Count == 0 && Routes.Count == 0 && Services.IsEmpty;
 }

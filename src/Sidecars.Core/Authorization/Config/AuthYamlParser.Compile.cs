@@ -47,6 +47,11 @@ internal static partial class AuthYamlParser
                     diagnostics.Add(file.File, node, $"route '{ConfigText.Shown(route.Name)}' requires unknown provider '{ConfigText.Shown(missing)}'");
                 }
 
+                if (UsesApiKey(route.Requires))
+                {
+                    diagnostics.Add(file.File, node, $"route '{ConfigText.Shown(route.Name)}' requires an 'api_key': API keys belong to a service file (top-level 'service')");
+                }
+
                 if (routes.Count == ConfigLimits.MaxRoutes)
                 {
                     diagnostics.Add(file.File, node, $"config refused: more than {ConfigLimits.MaxRoutes} routes");
@@ -74,7 +79,7 @@ internal static partial class AuthYamlParser
     }
 
     /// <summary>Each provider requirement gets the audiences it checks: its own if it names any, else its provider's (Envoy jwt_authn semantics).</summary>
-    private static Requirement WithAudiences(Requirement requirement, Dictionary<string, ProviderPolicy> providers) => requirement switch
+    private static Requirement WithAudiences(Requirement requirement, IReadOnlyDictionary<string, ProviderPolicy> providers) => requirement switch
     {
         ProviderRequirement { Audiences: null or { Count: 0 } } p when providers.TryGetValue(p.Provider, out var provider) && provider.Audiences is { Count: > 0 } audiences =>
             p with { Audiences = audiences },

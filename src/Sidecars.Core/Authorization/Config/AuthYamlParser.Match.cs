@@ -59,11 +59,11 @@ internal static partial class AuthYamlParser
     /// not the <see cref="ArgumentException"/> of a syntax error (issue 7, finding 10): both are located errors here,
     /// in our words, since the framework's message may be a bare resource key in the AOT binary.
     /// </summary>
-    private static Regex? PathRegex(YamlReading yaml, YamlNode? node, string text)
+    private static Regex? PathRegex(YamlReading yaml, YamlNode? node, string text, string key = "path_regex")
     {
         if (text.Length > ConfigLimits.MaxPathRegexLength)
         {
-            yaml.Error(node, $"'path_regex' is longer than {ConfigLimits.MaxPathRegexLength} characters");
+            yaml.Error(node, $"'{key}' is longer than {ConfigLimits.MaxPathRegexLength} characters");
             return null;
         }
 
@@ -75,17 +75,17 @@ internal static partial class AuthYamlParser
         catch (RegexParseException e)
         {
             var offset = Math.Clamp(e.Offset - Prefix.Length, 0, text.Length);
-            yaml.Error(node, $"invalid path_regex at character {offset}: {Words(e.Error.ToString())}");
+            yaml.Error(node, $"invalid {key} at character {offset}: {Words(e.Error.ToString())}");
         }
         catch (NotSupportedException)
         {
-            yaml.Error(node, "path_regex uses a construct that cannot be matched in linear time (lookarounds, backreferences, atomic groups, conditionals); rewrite it without them");
+            yaml.Error(node, key + " uses a construct that cannot be matched in linear time (lookarounds, backreferences, atomic groups, conditionals); rewrite it without them");
         }
 #pragma warning disable CA1031 // Any other refusal of the pattern is this key's located error.
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            yaml.Error(node, "invalid path_regex: " + ConfigText.Describe(e));
+            yaml.Error(node, $"invalid {key}: " + ConfigText.Describe(e));
         }
 
         return null;

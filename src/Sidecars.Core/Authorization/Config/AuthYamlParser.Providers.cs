@@ -50,6 +50,20 @@ internal static partial class AuthYamlParser
         locations.AddRange(Strings(yaml, map, "from_params").Select(p => new TokenLocation(TokenLocationKind.QueryParameter, p)));
         locations.AddRange(Strings(yaml, map, "from_cookies").Select(c => new TokenLocation(TokenLocationKind.Cookie, c)));
 
+        var claimHeaders = ClaimHeaders(yaml, map);
+
+        return new ProviderPolicy(
+            new JwtProvider(name, options, locations),
+            keys,
+            yaml.Bool(map, "forward") ?? false,
+            HeaderName(yaml, map, "forward_payload_header"),
+            claimHeaders,
+            Strings(yaml, map, "audiences"));
+    }
+
+    /// <summary>A provider's (or an API key set's) <c>claim_to_headers</c>.</summary>
+    private static List<ClaimHeader> ClaimHeaders(YamlReading yaml, YamlMappingNode map)
+    {
         var claimHeaders = new List<ClaimHeader>();
         foreach (var entry in yaml.Mappings(yaml.Sequence(map, "claim_to_headers"), "entry of 'claim_to_headers'"))
         {
@@ -67,13 +81,7 @@ internal static partial class AuthYamlParser
             }
         }
 
-        return new ProviderPolicy(
-            new JwtProvider(name, options, locations),
-            keys,
-            yaml.Bool(map, "forward") ?? false,
-            HeaderName(yaml, map, "forward_payload_header"),
-            claimHeaders,
-            Strings(yaml, map, "audiences"));
+        return claimHeaders;
     }
 
     private static int MaxTokenSize(YamlReading yaml, YamlMappingNode map)

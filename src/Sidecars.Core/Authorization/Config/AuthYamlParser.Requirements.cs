@@ -6,7 +6,7 @@ namespace Sidecars.Authorization.Config;
 /// <summary>Reading a route's <c>requires</c>: allow, deny, a provider with conditions, or any/all of them.</summary>
 internal static partial class AuthYamlParser
 {
-    private static readonly string[] RequirementKeys = ["provider", "audiences", "scopes", "claims", "allow_missing", "any", "all"];
+    private static readonly string[] RequirementKeys = ["provider", "audiences", "scopes", "claims", "allow_missing", "any", "all", "api_key"];
 
     private static Requirement? ParseRequirement(YamlReading yaml, YamlNode node)
     {
@@ -34,10 +34,25 @@ internal static partial class AuthYamlParser
         var any = yaml.Sequence(map, "any");
         var all = yaml.Sequence(map, "all");
         var provider = yaml.String(map, "provider");
-        if ((any is null ? 0 : 1) + (all is null ? 0 : 1) + (provider is null ? 0 : 1) != 1)
+        var apiKey = yaml.String(map, "api_key");
+        if ((any is null ? 0 : 1) + (all is null ? 0 : 1) + (provider is null ? 0 : 1) + (apiKey is null ? 0 : 1) != 1)
         {
-            yaml.Error(map, "a requirement has exactly one of 'provider', 'any' or 'all'");
+            yaml.Error(map, "a requirement has exactly one of 'provider', 'api_key', 'any' or 'all'");
             return null;
+        }
+
+        if (apiKey is not null)
+        {
+            // Resolved against the service's api_keys by the service compiler; a shared routes file has none.
+            foreach (var key in (ReadOnlySpan<string>)["audiences", "scopes", "claims", "allow_missing"])
+            {
+                if (YamlReading.Get(map, key) is { } extra)
+                {
+                    yaml.Error(extra, $"'{key}' applies to a provider requirement, not to 'api_key' (use rules for an API key's claims)");
+                }
+            }
+
+            return new ApiKeyRequirement(apiKey);
         }
 
         if (any is not null || all is not null)
