@@ -115,11 +115,15 @@ internal static partial class AuthYamlParser
         }
 
         var mode = route.Mode ?? service.Mode;
-        var limits = route.Limits.Select(l => new ServiceLimit(
-            new CompiledLimit(l.Unit, l.RequestsPerUnit, l.Algorithm, l.Burst, l.Name, fullKey: $"{service.Name}.{route.Name}.{l.Name}"),
-            l.Parts,
-            $"{route.Name}|{l.Name}",
-            mode == PolicyMode.DryRun)).ToArray();
+        var limits = route.Limits.Select(l =>
+        {
+            var limit = new CompiledLimit(l.Unit, l.RequestsPerUnit, l.Algorithm, l.Burst, l.Name, fullKey: $"{service.Name}.{route.Name}.{l.Name}");
+
+            // A rate limit service key is domain|key=value...#suffix: its first '#' follows a '|'. Here the '#' comes
+            // first (names hold no separator), so no descriptor of any domain can reach a service's bucket. The
+            // suffix (algorithm and unit) starts a fresh bucket when a reload changes them, as it does for descriptors.
+            return new ServiceLimit(limit, l.Parts, $"service:{service.Name}#{route.Name}:{l.Name}:{limit.KeySuffix}", mode == PolicyMode.DryRun);
+        }).ToArray();
         var reasons = route.Rules.Select((r, i) => $"rule {i + 1} of route '{route.Name}' failed: {r.Text}").ToArray();
         var serviceRoute = new ServiceRoute(service, route.Name, route.Rules, reasons, limits, mode);
         return new AuthRoute(route.Name, route.Match, WithAudiences(requires, providers)) { Service = serviceRoute };

@@ -9,8 +9,8 @@ namespace Sidecars.Authorization.Services;
 /// value in the request (no such claim, header or address) does not apply to it.
 /// </summary>
 /// <remarks>
-/// Bucket keys are <c>route|limit|value|value...</c> in the domain <c>service:NAME</c>, values escaped so that two
-/// requests can share a bucket only when every value is equal. The batch is built before the store is asked, so
+/// Bucket keys are <c>service:NAME#route:limit:suffix|value|value...</c> (in the domain <c>service:NAME</c>, for the
+/// store's failure policy), values escaped so that two requests can share a bucket only when every value is equal. The batch is built before the store is asked, so
 /// nothing of the request is read after an asynchronous store (Redis) answers.
 /// </remarks>
 public sealed class ServiceLimiter(IBucketStore store)

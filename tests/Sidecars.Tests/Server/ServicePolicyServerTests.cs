@@ -1,0 +1,91 @@
+using Envoy.Config.Core.V3;
+using Envoy.Service.Auth.V3;
+using Sidecars.Tests.Authorization.Services;
+using Sidecars.Tests.Infrastructure;
+using AuthorizationClient = global::Envoy.Service.Auth.V3.Authorization.AuthorizationClient;
+
+namespace Sidecars.Tests.Server;
+
+/// <summary>Issue 9 on the real server: service files decided over gRPC (TCP and Unix socket), limits inside Check in memory and through Redis shared by two sidecars.</summary>
+public sealed class ServicePolicyServerTests
+{
+    private const string Orders = """
+        service: orders
+        owns: [{ host: orders.example.com }]
+        routes:
+          - name: read
+            match: { path_prefix: /orders }
+            requires: { provider: corp }
+            rules:
+              - source_ip: [10.0.0.0/8]
+              - context: { key: tier, in: [gold] }
+            rate_limits:
+              - { name: per-user, per: [claim:sub], unit: hour, requests_per_unit: 3 }
+              - { name: per-ip, per: [source_ip], unit: hour, requests_per_unit: 100 }
+        """;
+
+    private static TempConfigDirectory Directory()
+    {
+        var directory = new TempConfigDirectory();
+        directory.Write("00-providers.yaml", ServiceHarness.Providers);
+        directory.Write("orders.yaml", Orders);
+        return directory;
+    }
+
+    private static CheckRequest Request(string sub, string ip = "10.1.2.3", string tier = "gold")
+    {
+        var request = ServiceHarness.Request("orders.example.com", "/orders/1", sourceIp: ip, context: [("tier", tier)]);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        request.Attributes.Request.Http.Headers["authorization"] = "Bearer " + Sidecars.Tests.Authentication.TestTokens.Rs256(
+            $$"""{"iss":"https://idp.example.com/","sub":"{{sub}}","iat":{{now - 10}},"exp":{{now + 600}}}""");
+        request.Attributes.Request.Http.Headers["user-agent"] = "test";
+        request.Attributes.Destination = new AttributeContext.Types.Peer { Address = new Address { SocketAddress = new SocketAddress { Address = "10.9.9.9", PortValue = 443 } } };
+        return request;
+    }
+
+    private static int Status(CheckResponse response) => ServiceHarness.Status(response);
+
+    [Fact]
+    public async Task Rules_on_source_and_context_and_limits_inside_check_hold_over_the_wire()
+    {
+        using var directory = Directory();
+        await using var server = await SidecarServer.StartAsync(directory.Path, unixSocket: true);
+        var client = new AuthorizationClient(server.Channel());
+        Assert.Equal(200, Status(await client.CheckAsync(Request("alice"))));
+        Assert.Equal(403, Status(await client.CheckAsync(Request("alice", ip: "192.0.2.1"))));
+        Assert.Equal(403, Status(await client.CheckAsync(Request("alice", tier: "silver"))));
+        Assert.Equal(200, Status(await client.CheckAsync(Request("alice"))));
+        var third = await client.CheckAsync(Request("alice"));
+        Assert.Equal(200, Status(third));
+        Assert.Equal("\"per-user\";r=0;t=3600", ServiceHarness.Header(third.OkResponse.ResponseHeadersToAdd, "ratelimit"));
+        var over = await client.CheckAsync(Request("alice"));
+        Assert.Equal(429, Status(over));
+        Assert.Equal("1200", ServiceHarness.Header(over.DeniedResponse.Headers, "retry-after"));
+        Assert.Equal(200, Status(await client.CheckAsync(Request("bob"))));
+    }
+
+    [Fact]
+    public async Task Two_sidecars_sharing_one_redis_enforce_a_service_limit_together()
+    {
+        using var redis = RedisServer.Start();
+        using var directory = Directory();
+        var settings = new Dictionary<string, string?>
+        {
+            ["Sidecars:Redis:Configuration"] = redis.Configuration,
+            ["Sidecars:Redis:OperationTimeout"] = "00:00:01",
+        };
+        await using var first = await SidecarServer.StartAsync(directory.Path, settings: settings);
+        await using var second = await SidecarServer.StartAsync(directory.Path, settings: settings);
+        var a = new AuthorizationClient(first.Channel());
+        var b = new AuthorizationClient(second.Channel());
+        Assert.Equal(200, Status(await a.CheckAsync(Request("carol"))));
+        Assert.Equal(200, Status(await b.CheckAsync(Request("carol"))));
+        Assert.Equal(200, Status(await a.CheckAsync(Request("carol"))));
+        var over = await b.CheckAsync(Request("carol"));
+        Assert.Equal(429, Status(over));
+        Assert.Equal("rate limit 'per-user' of route 'read' exceeded", over.Status.Message);
+        Assert.Equal(200, Status(await b.CheckAsync(Request("dave"))));
+        var keys = redis.Cli("--scan", "--pattern", "*service:orders*");
+        Assert.True(keys.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length >= 2, "the buckets are in Redis under the service's domain: " + keys);
+    }
+}
