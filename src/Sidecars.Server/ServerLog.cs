@@ -16,6 +16,10 @@ internal static partial class ServerLog
     [LoggerMessage(4, LogLevel.Error, "config rejected, generation {Generation} stays active: {Error}")]
     public static partial void ConfigRejected(ILogger logger, long generation, string error);
 
+    /// <summary>An owner's file rejected alone (issue 9): its last good version stays active, the other files' changes are applied.</summary>
+    [LoggerMessage(7, LogLevel.Error, "config file {File} rejected, its last good version stays active (generation {Generation}): {Error}")]
+    public static partial void FileRejected(ILogger logger, string file, long generation, string error);
+
     [LoggerMessage(5, LogLevel.Warning, "config watcher failed; polling continues")]
     public static partial void WatcherFailed(ILogger logger, Exception exception);
 

@@ -156,6 +156,7 @@ public static class ConfigLoader
         return diagnostics.HasErrors ? null : new ConfigSnapshot(rateLimits, [.. sources.Select(s => s.Path)], Fingerprint(sources, keyFiles), auth: auth)
         {
             KeyFiles = [.. keyFiles.Select(k => (k.ConfigFile, k.Path))],
+            Sources = sources,
         };
     }
 

@@ -36,5 +36,8 @@ public sealed class ConfigSnapshot
     /// <summary>The key files its config files named (the naming file, the path as written), read again to tell an unchanged directory.</summary>
     public IReadOnlyList<(string ConfigFile, string Path)> KeyFiles { get; init; } = [];
 
-    public ConfigSnapshot WithGeneration(long generation) => new(RateLimits, Files, Fingerprint, generation, Auth) { KeyFiles = KeyFiles };
+    /// <summary>The files as compiled (for an owner file rejected alone, its last good version): what a later reload falls back to.</summary>
+    public IReadOnlyList<ConfigSource> Sources { get; init; } = [];
+
+    public ConfigSnapshot WithGeneration(long generation) => new(RateLimits, Files, Fingerprint, generation, Auth) { KeyFiles = KeyFiles, Sources = Sources };
 }

@@ -31,6 +31,13 @@ public sealed class ConfigState
 
     public long FailedReloads => Interlocked.Read(ref _failedReloads);
 
+    private IReadOnlyList<FileStatus> _files = [];
+
+    /// <summary>Each file of the directory: the generation its active version came in, that version's checksum, its last error.</summary>
+    public IReadOnlyList<FileStatus> FileStatuses => Volatile.Read(ref _files);
+
+    public void SetFileStatuses(IReadOnlyList<FileStatus> files) => Volatile.Write(ref _files, files);
+
     /// <summary>Publishes <paramref name="snapshot"/> as the next generation and clears the last error.</summary>
     public ConfigSnapshot Publish(ConfigSnapshot snapshot)
     {
@@ -50,6 +57,13 @@ public sealed class ConfigState
     /// <summary>Forgets the last error once the directory is back to the active config.</summary>
     public void ClearErrors() => Volatile.Write(ref _lastErrors, []);
 
+    /// <summary>Records the errors of owner files rejected alone by a reload that was otherwise applied (or changed nothing else).</summary>
+    public void RecordIsolated(IReadOnlyList<ConfigError> errors)
+    {
+        Volatile.Write(ref _lastErrors, errors);
+        Interlocked.Increment(ref _failedReloads);
+    }
+
     /// <summary>Records a rejected reload; the active snapshot is untouched.</summary>
     public void Reject(IReadOnlyList<ConfigError> errors)
     {
@@ -57,3 +71,10 @@ public sealed class ConfigState
         Interlocked.Increment(ref _failedReloads);
     }
 }
+
+/// <summary>
+/// One config file as <c>/readyz</c> shows it: the generation in which its active version became active, that
+/// version's checksum (null when no version of it is active: a new file rejected alone), and why its latest
+/// version was rejected, if it was.
+/// </summary>
+public sealed record FileStatus(string File, long Generation, string? Checksum, string? LastError);

@@ -45,6 +45,7 @@ public sealed class ConfigReloader(ConfigState state, IOptions<SidecarsOptions> 
         }
 
         Log(state.Publish(initial.Snapshot));
+        UpdateFiles(state.Current, []);
     }
 
     /// <summary>Reads and compiles the first config (the directory, or the embedded example when it is empty). Never throws.</summary>
@@ -84,7 +85,7 @@ public sealed class ConfigReloader(ConfigState state, IOptions<SidecarsOptions> 
         }
 
         var diagnostics = new ConfigDiagnostics();
-        ConfigSnapshot? snapshot;
+        IsolatedCompile? result = null;
         try
         {
             var sources = ConfigLoader.ReadDirectory(directory, diagnostics);
@@ -100,6 +101,7 @@ public sealed class ConfigReloader(ConfigState state, IOptions<SidecarsOptions> 
                 if (state.LastErrors.Count > 0)
                 {
                     state.ClearErrors();
+                    UpdateFiles(state.Current, []);
                 }
 
                 return false;
@@ -108,46 +110,111 @@ public sealed class ConfigReloader(ConfigState state, IOptions<SidecarsOptions> 
             if (!diagnostics.HasErrors)
             {
                 Interlocked.Increment(ref _compiles);
-            }
 
-            snapshot = diagnostics.HasErrors ? null : ConfigLoader.Compile(sources, diagnostics);
+                // A service file with errors is rejected alone: its last good version stays (issue 9, isolation between owners).
+                result = ConfigIsolation.Compile(sources, state.Current.Sources);
+            }
         }
 #pragma warning disable CA1031 // The reload boundary: no exception may stop the host (BackgroundServiceExceptionStoppedHost).
         catch (Exception e)
 #pragma warning restore CA1031
         {
             diagnostics.Add(directory, 1, 1, "config reload failed: " + ConfigText.Describe(e));
-            snapshot = null;
+            result = null;
         }
 
+        var errors = result?.Errors ?? diagnostics.Errors;
+        var snapshot = result?.Snapshot;
         if (snapshot is null)
         {
-            if (!SameErrors(diagnostics.Errors))
+            if (!SameErrors(errors))
             {
-                foreach (var error in diagnostics.Errors)
+                foreach (var error in errors)
                 {
                     ServerLog.ConfigRejected(logger, state.Current.Generation, error.ToString());
                 }
 
-                state.Reject(diagnostics.Errors);
+                state.Reject(errors);
+                UpdateFiles(state.Current, errors);
             }
 
             return false;
+        }
+
+        var isolated = result!.Errors;
+        if (isolated.Count > 0 && !SameErrors(isolated))
+        {
+            foreach (var error in isolated)
+            {
+                ServerLog.FileRejected(logger, error.File, state.Current.Generation, error.ToString());
+            }
         }
 
         if (snapshot.Fingerprint == state.Current.Fingerprint)
         {
-            if (state.LastErrors.Count > 0)
+            // Only rejected files changed (or the files are back to the active config): nothing new to publish.
+            if (isolated.Count > 0)
             {
-                // The files are back to the active config: the error no longer describes the directory.
+                if (!SameErrors(isolated))
+                {
+                    state.RecordIsolated(isolated);
+                }
+            }
+            else if (state.LastErrors.Count > 0)
+            {
                 state.ClearErrors();
             }
 
+            UpdateFiles(state.Current, isolated);
             return false;
         }
 
         Log(state.Publish(snapshot));
+        if (isolated.Count > 0)
+        {
+            state.RecordIsolated(isolated);
+        }
+
+        UpdateFiles(state.Current, isolated);
         return true;
+    }
+
+    // Per file: the checksum of its active version and the generation that version came in with.
+    private readonly Dictionary<string, (string Checksum, long Generation)> _activeVersions = new(StringComparer.Ordinal);
+    private readonly Lock _filesLock = new();
+
+    /// <summary>Recomputes the per-file status after a reload: every active file, and every file with an error.</summary>
+    private void UpdateFiles(ConfigSnapshot active, IReadOnlyList<ConfigError> errors)
+    {
+        lock (_filesLock)
+        {
+            var statuses = new List<FileStatus>();
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var source in active.Sources)
+            {
+                var checksum = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(source.Text)))[..16];
+                if (!_activeVersions.TryGetValue(source.Path, out var version) || version.Checksum != checksum)
+                {
+                    version = (checksum, active.Generation);
+                    _activeVersions[source.Path] = version;
+                }
+
+                seen.Add(source.Path);
+                statuses.Add(new FileStatus(source.Path, version.Generation, version.Checksum, errors.FirstOrDefault(e => e.File == source.Path)?.ToString()));
+            }
+
+            foreach (var path in _activeVersions.Keys.Where(p => !seen.Contains(p)).ToList())
+            {
+                _activeVersions.Remove(path);
+            }
+
+            foreach (var file in errors.Select(e => e.File).Distinct(StringComparer.Ordinal).Where(f => !seen.Contains(f)))
+            {
+                statuses.Add(new FileStatus(file, 0, null, errors.First(e => e.File == file).ToString()));
+            }
+
+            state.SetFileStatuses([.. statuses.OrderBy(f => f.File, StringComparer.Ordinal)]);
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
