@@ -167,9 +167,7 @@ internal sealed class AllowResponses
     {
         if (decision.DryRun is null)
         {
-            var more = new CheckResponse { OkResponse = new OkHttpResponse() };
-            AddLimitHeaders(more.OkResponse, decision.Limit!.Value);
-            return CheckAnswer.Extend(For(decision, view).Result, more);
+            return LimitHeaderEncoder.Extend(For(decision, view).Result, decision.Limit!.Value);
         }
 
         var response = Create(decision, view);

@@ -43,19 +43,8 @@ public sealed class CheckAnswer
         return EncodeKept(message, default);
     }
 
-    /// <summary>
-    /// <paramref name="kept"/>'s bytes followed by <paramref name="more"/>'s: protobuf merges a message field that
-    /// occurs twice (its repeated fields are appended), so this reads as the kept allow with <paramref name="more"/>'s
-    /// <c>ok_response</c> fields added — the per-call RateLimit headers, without encoding the kept part again.
-    /// </summary>
-    internal static CheckAnswer Extend(CheckAnswer kept, CheckResponse more)
-    {
-        var size = more.CalculateSize();
-        var bytes = new byte[kept.Encoded.Length + size];
-        kept.Encoded.CopyTo(bytes);
-        more.WriteTo(bytes.AsSpan(kept.Encoded.Length));
-        return new CheckAnswer(bytes, kept.StatusCode, default);
-    }
+    /// <summary>An answer of bytes encoded elsewhere (see <see cref="LimitHeaderEncoder"/>).</summary>
+    internal static CheckAnswer FromEncoded(byte[] encoded, int statusCode) => new(encoded, statusCode, default);
 
     internal static CheckAnswer EncodeKept(CheckResponse message, AllowFit fit) => new(message.ToByteArray(), message.Status?.Code ?? 0, fit);
 

@@ -116,7 +116,7 @@ public sealed class ClaimRule(string name, ValueTest test, string text) : Rule(t
         {
             case JsonValueKind.String:
                 return Test.Operator == ValueOperator.Regex || Test.Operator == ValueOperator.Contains || Test.Operator == ValueOperator.Prefix
-                    ? Test.Matches(value.GetString())
+                    ? Test.Matches(ClaimText.Of(value))
                     : EqualsAny(value, Test.Values);
             case JsonValueKind.Array when Test.Operator == ValueOperator.Contains:
                 foreach (var item in value.EnumerateArray())
@@ -130,7 +130,7 @@ public sealed class ClaimRule(string name, ValueTest test, string text) : Rule(t
                 return false;
             case JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False when Test.Operator is ValueOperator.Equals or ValueOperator.In:
                 // A number or boolean claim compares as it is written in the token: 42, true.
-                var raw = value.GetRawText();
+                var raw = ClaimText.Of(value);
                 return Test.Matches(raw);
             default:
                 return false;

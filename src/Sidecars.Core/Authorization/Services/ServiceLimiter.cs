@@ -185,10 +185,10 @@ public sealed class ServiceLimiter(IBucketStore store)
         switch (claim.ValueKind)
         {
             case JsonValueKind.String:
-                value = claim.GetString();
+                value = ClaimText.Of(claim);
                 return value.Length > 0;
             case JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False:
-                value = claim.GetRawText();
+                value = ClaimText.Of(claim);
                 return true;
             default:
                 return false;

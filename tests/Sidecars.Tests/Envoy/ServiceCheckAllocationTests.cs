@@ -1,0 +1,75 @@
+using Sidecars.Tests.Authorization.Services;
+using static Sidecars.Tests.Authorization.Services.ServiceHarness;
+
+namespace Sidecars.Tests.Envoy;
+
+/// <summary>
+/// Issue 9's hot-path budget: a service route that authenticates a cached token and evaluates five rules allocates
+/// nothing per call; charging one in-memory bucket too allocates only the per-call response (its RateLimit headers).
+/// </summary>
+public sealed class ServiceCheckAllocationTests
+{
+    private const string Rules = """
+              - claim: { name: tenant, in: [acme, globex] }
+              - claim: { name: groups, contains: dev }
+              - header: { name: x-env, prefix: pr }
+              - method: [GET, HEAD]
+              - not: { header: { name: x-debug, exists: true } }
+        """;
+
+    /// <summary>
+    /// The per-call answer with RateLimit headers (measured 552 B; 1,696 B while the headers were messages and
+    /// strings): one array holding the kept allow's bytes (its claims metadata is most of them) and the two header
+    /// entries, the answer object and its completed task.
+    /// </summary>
+    private const long LimitedBudgetBytes = 600;
+
+    private static ServiceHarness Harness(string limits) => new(("svc.yaml", $"""
+        service: svc
+        owns: [{"{"} host: svc.example.com {"}"}]
+        routes:
+          - name: r
+            match: {"{"} path_prefix: / {"}"}
+            requires: {"{"} provider: corp {"}"}
+            rules:
+        {Rules}
+        {limits}
+        """));
+
+    private static long PerCall(ServiceHarness harness, global::Envoy.Service.Auth.V3.CheckRequest request)
+    {
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(0, harness.Adapter.Answer(request).Result.StatusCode);
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            harness.Adapter.Answer(request);
+        }
+
+        return (GC.GetAllocatedBytesForCurrentThread() - before) / 1000;
+    }
+
+    private static global::Envoy.Service.Auth.V3.CheckRequest Request() =>
+        ServiceHarness.Request("svc.example.com", "/a", token: Token(""","tenant":"acme","groups":["dev","ops"] """), headers: [("x-env", "prod")], sourceIp: "10.0.0.1");
+
+    [Fact]
+    public void Five_rules_on_a_cached_token_allocate_nothing()
+    {
+        var perCall = PerCall(Harness(string.Empty), Request());
+        Assert.True(perCall == 0, $"a service route with five rules allocated {perCall} bytes per call; the budget is 0");
+    }
+
+    [Fact]
+    public void Charging_one_bucket_allocates_only_the_answer()
+    {
+        var harness = Harness("""
+                rate_limits:
+                  - { name: per-user, per: [claim:sub], unit: second, requests_per_unit: 1000000000 }
+            """);
+        var perCall = PerCall(harness, Request());
+        Assert.True(perCall <= LimitedBudgetBytes, $"a service route with five rules and a limit allocated {perCall} bytes per call; the budget is {LimitedBudgetBytes}");
+    }
+}
