@@ -32,7 +32,7 @@ static int Usage(int code = 2)
           sidecars-load report [--in artifacts/load]
           sidecars-load soak [--minutes 10] [--rate R] [--scenario check-cached] [--sidecars PATH] [--out artifacts/load] [--config DIR]
           sidecars-load probe --scenario S --endpoint E --config DIR   (the answer's frame size for the h2load body)
-        scenarios: check-cached check-cold check-deny rls-memory-1 rls-memory-3 rls-redis-1 rls-redis-3 mixed
+        scenarios: check-cached check+limit check-cold check-deny rls-memory-1 rls-memory-3 rls-redis-1 rls-redis-3 mixed
         """);
     return code;
 }

@@ -30,8 +30,8 @@ public sealed record CompareOptions
     public IReadOnlyList<string> Scenarios => Only ?? Profile switch
     {
         "ci" => ["check-cached"],
-        "quick" => ["check-cached", "rls-memory-1", "rls-memory-3"],
-        _ => ["check-cached", "check-cold", "check-deny", "rls-memory-1", "rls-memory-3", "rls-redis-1", "rls-redis-3", "mixed"],
+        "quick" => ["check-cached", "check+limit", "rls-memory-1", "rls-memory-3"],
+        _ => ["check-cached", "check+limit", "check-cold", "check-deny", "rls-memory-1", "rls-memory-3", "rls-redis-1", "rls-redis-3", "mixed"],
     };
 
     public H2LoadSettings H2Load => Profile switch

@@ -75,7 +75,7 @@ public sealed class CompareRunner(CompareOptions options, Budgets budgets, strin
                     }
 
                     report.OfferedRate = Rate(report.MaxThroughput, cap);
-                    if (scenario is "check-cached" or "mixed" || scenario.StartsWith("rls-", StringComparison.Ordinal))
+                    if (scenario is "check-cached" or "check+limit" or "mixed" || scenario.StartsWith("rls-", StringComparison.Ordinal))
                     {
                         // "Cached" means token-cache hits: each target first sees every user's token once, unmeasured,
                         // else the open loop's first pass over the pool would time 10,000 cold validations. The

@@ -19,14 +19,14 @@ internal static class EnvoyMessages
 
     public static string RequestPath(int user) => $"/orders/{1 + user % 1000}";
 
-    public static CheckRequest Check(int user, string? authorization)
+    public static CheckRequest Check(int user, string? authorization, string host = "orders.example.com")
     {
         var http = new AttributeContext.Types.HttpRequest
         {
             Id = RequestId(user),
             Method = "GET",
             Path = "/orders/1?x=1",
-            Host = "orders.example.com",
+            Host = host,
             Scheme = "https",
             Protocol = "HTTP/2",
             Size = 0,
@@ -34,7 +34,7 @@ internal static class EnvoyMessages
 
         // The 13 headers Envoy puts in attributes.request.http.headers for this request (pseudo-headers included).
         var h = http.Headers;
-        h[":authority"] = "orders.example.com";
+        h[":authority"] = host;
         h[":method"] = "GET";
         h[":path"] = "/orders/1?x=1";
         h[":scheme"] = "https";

@@ -27,6 +27,9 @@ public sealed partial class PreparedConfig
 
     public const string KeyId = "load-1";
 
+    /// <summary>The host the service file of check+limit owns.</summary>
+    public const string LimitedHost = "limited.example.com";
+
     private PreparedConfig(string directory, TokenPool pool)
     {
         Directory = directory;
@@ -60,6 +63,7 @@ public sealed partial class PreparedConfig
         File.WriteAllText(Path.Combine(dir, "load-private.pem"), rsa.ExportRSAPrivateKeyPem());
         File.WriteAllText(Path.Combine(dir, "auth.yaml"), AuthYaml);
         File.WriteAllText(Path.Combine(dir, "ratelimit.yaml"), RateLimitYaml);
+        File.WriteAllText(Path.Combine(dir, "service.yaml"), ServiceYaml);
 
         var now = DateTimeOffset.UtcNow;
         var expires = now.AddHours(24);
@@ -126,6 +130,25 @@ public sealed partial class PreparedConfig
           - name: orders
             match: { path_prefix: / }
             requires: { provider: load }
+        """;
+
+    // check+limit: authentication, five rules and a per-user bucket in one Check (issue 9); the limit is never reached.
+    private const string ServiceYaml = """
+        # Written by sidecars-load prepare: a service file whose route does all of it inside one Check.
+        service: load-orders
+        owns: [{ host: limited.example.com }]
+        routes:
+          - name: read
+            match: { path_prefix: /orders, methods: [GET] }
+            requires: { provider: load }
+            rules:
+              - claim: { name: sub, prefix: user- }
+              - header: { name: accept, prefix: application/ }
+              - method: [GET, HEAD]
+              - source_ip: [10.0.0.0/8]
+              - not: { header: { name: x-debug, exists: true } }
+            rate_limits:
+              - { name: per-user, per: [claim:sub], unit: second, requests_per_unit: 100000000 }
         """;
 
     // Limits far above any rate a run offers: every answer is OK, and the store still does its full work.

@@ -7,7 +7,7 @@ namespace Sidecars.Load.Scenarios;
 public static class ScenarioCatalog
 {
     public static readonly IReadOnlyList<string> Names =
-        ["check-cached", "check-cold", "check-deny", "rls-memory-1", "rls-memory-3", "rls-redis-1", "rls-redis-3", "mixed"];
+        ["check-cached", "check+limit", "check-cold", "check-deny", "rls-memory-1", "rls-memory-3", "rls-redis-1", "rls-redis-3", "mixed"];
 
     /// <summary>True for the scenarios that need a sidecar started with <c>--redis</c>.</summary>
     public static bool NeedsRedis(string scenario) => scenario.StartsWith("rls-redis-", StringComparison.Ordinal);
@@ -16,6 +16,7 @@ public static class ScenarioCatalog
     public static Scenario Create(string name, PreparedConfig config) => name switch
     {
         "check-cached" => Cached(config),
+        "check+limit" => Limited(config),
         "check-cold" => Pool(name, config.Pool.ColdTokens, Outcome.Allow),
         "check-deny" => Deny(config),
         "rls-memory-1" or "rls-redis-1" => RateLimit(name, 1),
@@ -25,6 +26,22 @@ public static class ScenarioCatalog
     };
 
     private static CheckScenario Cached(PreparedConfig config) => Pool("check-cached", config.Pool.Tokens, Outcome.Allow);
+
+    /// <summary>
+    /// Issue 9's one-call path: the cached tokens on the host a service file owns, whose route authenticates, holds
+    /// five rules and charges a per-user bucket (a limit no run reaches) inside the same Check.
+    /// </summary>
+    private static CheckScenario Limited(PreparedConfig config)
+    {
+        var tokens = config.Pool.Tokens;
+        var requests = new CheckRequest[tokens.Count];
+        for (var i = 0; i < requests.Length; i++)
+        {
+            requests[i] = EnvoyMessages.Check(i % PreparedConfig.Users, "Bearer " + tokens[i], PreparedConfig.LimitedHost);
+        }
+
+        return new CheckScenario("check+limit", requests, [Outcome.Allow]);
+    }
 
     private static CheckScenario Pool(string name, List<string> tokens, Outcome expected)
     {

@@ -92,11 +92,12 @@ public sealed class H2LoadTests
 
         var budgets = Budgets.Load(Path.Combine(root.FullName, "load", "budgets.yaml"));
         Assert.Equal(0.85, budgets.MaxThroughput["check-cached"]);
+        Assert.Equal(0.85, budgets.MaxThroughput["check+limit"]);
         Assert.Equal(0.90, budgets.MaxThroughput["rls-memory-1"]);
         Assert.Equal(0.85, budgets.MaxThroughput["rls-memory-3"]);
         Assert.Equal((1.25, 0.25, 2.0, 0L), (budgets.P99Ratio, budgets.P99SlackMilliseconds, budgets.P999Ratio, budgets.MaxUnanswered));
         Assert.Equal((60.0, 2.0, 40.0), (budgets.MemoryLoadSeconds, budgets.AfterLoadOverIdle, budgets.IdleRssMegabytes));
         Assert.Equal((5, 1.5, 3.0), (budgets.StartupSamples, budgets.StartupOverFloor, budgets.StartupFasterThanJit));
-        Assert.Equal(["check-cached", "rls-memory-1", "rls-memory-3"], budgets.OpenLoopScenarios);
+        Assert.Equal(["check-cached", "check+limit", "rls-memory-1", "rls-memory-3"], budgets.OpenLoopScenarios);
     }
 }
