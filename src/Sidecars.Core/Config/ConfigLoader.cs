@@ -124,7 +124,19 @@ public static class ConfigLoader
         long nodes = 0;
         foreach (var source in sources)
         {
-            var fileNodes = YamlGuard.Check(source, diagnostics);
+            long fileNodes;
+            try
+            {
+                fileNodes = YamlGuard.Check(source, diagnostics);
+            }
+#pragma warning disable CA1031 // One file's unexpected failure is that file's located error, never another file's.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                diagnostics.Add(source.Path, 1, 1, "config file cannot be read: " + ConfigText.Describe(e));
+                continue;
+            }
+
             if (fileNodes < 0)
             {
                 continue;

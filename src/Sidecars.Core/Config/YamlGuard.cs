@@ -31,11 +31,13 @@ internal static class YamlGuard
         var stack = new List<Frame>();
         var anchors = new Dictionary<string, (long Nodes, int Height)>(StringComparer.Ordinal);
         long total = 0;
+        ParsingEvent? last = null;
         try
         {
             while (parser.MoveNext())
             {
                 var current = parser.Current!;
+                last = current;
                 long nodes;
                 int height;
                 switch (current)
@@ -122,6 +124,14 @@ internal static class YamlGuard
         catch (YamlException)
         {
             // Reported with its position when the document is loaded; everything before it was within bounds.
+        }
+#pragma warning disable CA1031 // YamlDotNet's scanner throws InvalidOperationException on some malformed input: this file's located error.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            var (line, column) = last is null ? (1, 1) : ((int)last.End.Line, (int)last.End.Column);
+            diagnostics.Add(source.Path, line, column, $"invalid YAML: the parser stopped after this point ({ConfigText.Describe(e)}); look for an unclosed bracket or brace or a stray character just after it");
+            return -1;
         }
 
         return total;

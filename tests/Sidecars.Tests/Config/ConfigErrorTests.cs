@@ -167,3 +167,17 @@ public sealed class MixedConfigTests
         Assert.Contains("corp", snapshot.Auth.Providers.Keys);
     }
 }
+
+/// <summary>Found by the service-file fuzz (issue 9): input on which YamlDotNet's scanner throws InvalidOperationException, not a YamlException.</summary>
+public sealed class YamlScannerFailureTests
+{
+    [Fact]
+    public void A_scanner_failure_is_the_files_own_located_error()
+    {
+        const string Broken = "service: orders\nowns:\n  - { host: orders.example.com }\n  - { host: api.example.com, path_prefix: /orders \nmode: enforce\nroutes:\n  - name: health\n\uFFFD   match: { path: /healthz }\n";
+        var errors = Sidecars.Tests.Infrastructure.TestConfig.Errors(("a-good.yaml", "domain: d\ndescriptors: [{ key: k }]\n"), ("b-broken.yaml", Broken));
+        var error = Assert.Single(errors);
+        Assert.StartsWith("b-broken.yaml:3:32: ", error, StringComparison.Ordinal);
+        Assert.Contains("invalid YAML: the parser stopped after this point", error, StringComparison.Ordinal);
+    }
+}

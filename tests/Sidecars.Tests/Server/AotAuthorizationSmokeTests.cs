@@ -63,6 +63,71 @@ public sealed class AotAuthorizationSmokeTests
         }
     }
 
+    /// <summary>Issue 9 on the native binary: a service route's rules (regex, CIDR), an API key, and a limit answered inside Check.</summary>
+    [Fact]
+    public async Task Aot_binary_answers_service_policies_with_rules_keys_and_limits()
+    {
+        using var directory = new TempConfigDirectory();
+        directory.Write("00-providers.yaml", Sidecars.Tests.Authorization.Services.ServiceHarness.Providers);
+        directory.Write("orders.yaml", $$"""
+            service: orders
+            owns: [{ host: orders.example.com }]
+            api_keys:
+              - name: keys
+                from_headers: [{ name: x-api-key }]
+                keys: [{ id: k1, sha256: "{{Sidecars.Authorization.Services.ApiKeySet.HashOf("key-1")}}", claims: { tenant: acme } }]
+            routes:
+              - name: read
+                match: { path_prefix: /orders }
+                requires: { any: [{ provider: corp }, { api_key: keys }] }
+                rules:
+                  - header: { name: x-env, regex: "(dev|prod)" }
+                  - source_ip: [10.0.0.0/8, "2001:db8::/32"]
+                rate_limits:
+                  - { name: per-user, per: [claim:sub], unit: hour, requests_per_unit: 2 }
+            """);
+        var grpcPort = FreePort.Next();
+        var httpPort = FreePort.Next();
+        var start = new ProcessStartInfo(AotBinary.Path(), ["serve", "--config", directory.Path, "--grpc", $"127.0.0.1:{grpcPort}", "--http", $"127.0.0.1:{httpPort}"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        _ = process.StandardOutput.ReadToEndAsync();
+        _ = process.StandardError.ReadToEndAsync();
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
+            await AotBinary.WaitReadyAsync(http);
+            using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
+            var client = new global::Envoy.Service.Auth.V3.Authorization.AuthorizationClient(channel);
+            var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            var token = TestTokens.Rs256($$"""{"iss":"https://idp.example.com/","sub":"user-9","iat":{{now - 60}},"exp":{{now + 600}}}""");
+            CheckRequest Request((string, string) credential, string ip = "10.1.1.1") =>
+                Sidecars.Tests.Authorization.Services.ServiceHarness.Request("orders.example.com", "/orders/1", headers: [credential, ("x-env", "prod")], sourceIp: ip);
+
+            var first = await client.CheckAsync(Request(("authorization", "Bearer " + token)));
+            Assert.Equal(0, first.Status.Code);
+            Assert.Equal("\"per-user\";r=1;t=1800", first.OkResponse.ResponseHeadersToAdd.Single(h => h.Header.Key == "ratelimit").Header.Value);
+            Assert.Equal(7, (await client.CheckAsync(Request(("authorization", "Bearer " + token), ip: "192.0.2.1"))).Status.Code);
+            Assert.Equal(0, (await client.CheckAsync(Request(("authorization", "Bearer " + token)))).Status.Code);
+            var over = await client.CheckAsync(Request(("authorization", "Bearer " + token)));
+            Assert.Equal(global::Envoy.Type.V3.StatusCode.TooManyRequests, over.DeniedResponse.Status.Code);
+            Assert.Equal("1800", over.DeniedResponse.Headers.Single(h => h.Header.Key == "retry-after").Header.Value);
+
+            var key = await client.CheckAsync(Request(("x-api-key", "key-1"), ip: "2001:db8::7"));
+            Assert.Equal(0, key.Status.Code);
+            Assert.Equal("k1", key.DynamicMetadata.Fields["api_key"].StructValue.Fields["id"].StringValue);
+            Assert.Equal(16, (await client.CheckAsync(Request(("x-api-key", "key-2")))).Status.Code);
+        }
+        finally
+        {
+            process.Kill();
+            process.WaitForExit(10_000);
+        }
+    }
+
     private static CheckRequest Check(string? authorization)
     {
         var request = new AttributeContext.Types.HttpRequest { Method = "GET", Host = "h", Path = "/orders/7" };
