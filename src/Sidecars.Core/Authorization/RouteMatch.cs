@@ -27,14 +27,26 @@ public interface IRequestView
         return text is not null;
     }
 
-    /// <summary>The downstream address Envoy reports (<c>source.address.socket_address.address</c>), or null.</summary>
-    string? SourceAddress => null;
+    /// <summary>The downstream address Envoy reports (<c>source.address.socket_address.address</c>), as characters valid for the request.</summary>
+    bool TrySourceAddress(out ReadOnlySpan<char> address)
+    {
+        address = default;
+        return false;
+    }
 
-    /// <summary>The mTLS peer's identity (<c>source.principal</c>), or null.</summary>
-    string? Principal => null;
+    /// <summary>The mTLS peer's identity (<c>source.principal</c>), as characters valid for the request.</summary>
+    bool TryPrincipal(out ReadOnlySpan<char> principal)
+    {
+        principal = default;
+        return false;
+    }
 
-    /// <summary>One of the route's <c>context_extensions</c>, or null.</summary>
-    string? ContextExtension(string key) => null;
+    /// <summary>One of the route's <c>context_extensions</c>, as characters valid for the request.</summary>
+    bool TryContextExtension(string key, out ReadOnlySpan<char> value)
+    {
+        value = default;
+        return false;
+    }
 }
 
 /// <summary>A header condition: present (<see cref="Value"/> null) or equal to a value.</summary>

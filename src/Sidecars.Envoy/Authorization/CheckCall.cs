@@ -31,39 +31,13 @@ public sealed class CheckCall
     }
 
     private readonly byte[]? _peerAndContext;
-    private AttributeContext? _attributes;
 
     /// <summary>
-    /// The attributes a rule or a limit may read besides HTTP: <c>source</c> (address, principal) and
-    /// <c>context_extensions</c>. For a call read fast, parsed on first use from the bytes the reader kept (an
-    /// AttributeContext holding only those fields), so a decision that never asks never pays for them.
+    /// For a call read fast, the bytes of <c>attributes.source</c> and <c>attributes.context_extensions</c> as they
+    /// came (together an AttributeContext holding only them), read in place by <see cref="Wire.PeerAttributes"/> when
+    /// a rule or a limit asks; empty when the request had neither, or was parsed whole (see <see cref="Request"/>).
     /// </summary>
-    public AttributeContext? Attributes
-    {
-        get
-        {
-            if (Request is not null)
-            {
-                return Request.Attributes;
-            }
-
-            if (_attributes is null && _peerAndContext is not null)
-            {
-                try
-                {
-                    _attributes = AttributeContext.Parser.ParseFrom(_peerAndContext);
-                }
-#pragma warning disable CA1031 // The reader checked these bytes parse; should they not, the request has no such attributes.
-                catch (Exception)
-#pragma warning restore CA1031
-                {
-                    _attributes = new AttributeContext();
-                }
-            }
-
-            return _attributes;
-        }
-    }
+    internal ReadOnlySpan<byte> PeerAndContext => _peerAndContext;
 
     /// <summary>The whole request, or null when only <see cref="Http"/> was read.</summary>
     public CheckRequest? Request { get; }

@@ -51,6 +51,7 @@ internal sealed class CheckRequestView : IRequestView
     {
         var view = Rent(call.Http!, call.Headers);
         view._call = call;
+        view._attributes = call.Request?.Attributes;
         return view;
     }
 
@@ -62,13 +63,62 @@ internal sealed class CheckRequestView : IRequestView
         return view;
     }
 
-    private AttributeContext? Attributes => _attributes ?? _call?.Attributes;
+    public bool TrySourceAddress(out ReadOnlySpan<char> address)
+    {
+        if (_attributes is { } attributes)
+        {
+            return Some(attributes.Source?.Address?.SocketAddress?.Address, out address);
+        }
 
-    public string? SourceAddress => Attributes?.Source?.Address?.SocketAddress?.Address is { Length: > 0 } address ? address : null;
+        address = default;
+        return _call is { } call && Wire.PeerAttributes.TrySourceAddress(call.PeerAndContext, out var bytes) && Decode(bytes, out address);
+    }
 
-    public string? Principal => Attributes?.Source?.Principal is { Length: > 0 } principal ? principal : null;
+    public bool TryPrincipal(out ReadOnlySpan<char> principal)
+    {
+        if (_attributes is { } attributes)
+        {
+            return Some(attributes.Source?.Principal, out principal);
+        }
 
-    public string? ContextExtension(string key) => Attributes is { } attributes && attributes.ContextExtensions.TryGetValue(key, out var value) ? value : null;
+        principal = default;
+        return _call is { } call && Wire.PeerAttributes.TryPrincipal(call.PeerAndContext, out var bytes) && Decode(bytes, out principal);
+    }
+
+    public bool TryContextExtension(string key, out ReadOnlySpan<char> value)
+    {
+        if (_attributes is { } attributes)
+        {
+            value = attributes.ContextExtensions.TryGetValue(key, out var text) ? text : default;
+            return text is not null;
+        }
+
+        value = default;
+        return _call is { } call && Wire.PeerAttributes.TryContextExtension(call.PeerAndContext, key, out var bytes) && Decode(bytes, out value);
+    }
+
+    private static bool Some(string? text, out ReadOnlySpan<char> value)
+    {
+        value = text;
+        return text is { Length: > 0 };
+    }
+
+    /// <summary>UTF-8 from the request into this call's character buffer (valid UTF-8: the reader checked it), as header values are.</summary>
+    private bool Decode(ReadOnlySpan<byte> bytes, out ReadOnlySpan<char> chars)
+    {
+        var most = System.Text.Encoding.UTF8.GetMaxCharCount(bytes.Length);
+        if (_textUsed + most > _text.Length)
+        {
+            // Rare (a long principal): a string of its own, leaving the header spans of this call as they are.
+            chars = System.Text.Encoding.UTF8.GetString(bytes);
+            return true;
+        }
+
+        var written = System.Text.Encoding.UTF8.GetChars(bytes, _text.AsSpan(_textUsed));
+        chars = _text.AsSpan(_textUsed, written);
+        _textUsed += written;
+        return true;
+    }
 
     public static void Return(CheckRequestView view)
     {

@@ -143,7 +143,7 @@ public static class CheckRequestReader
     /// <summary>
     /// The fields <c>source</c> (1) and <c>context_extensions</c> (10) of the AttributeContext, copied as they are:
     /// together they are an AttributeContext holding only them, parsed if a rule or a limit asks (see
-    /// <see cref="CheckCall.Attributes"/>). Null when the request has neither. The walk cannot fail here: the
+    /// <see cref="PeerAttributes"/>). Null when the request has neither. The walk cannot fail here: the
     /// fields around <c>request</c> were checked parseable.
     /// </summary>
     private static byte[]? PeerAndContext(ReadOnlySpan<byte> attributes)

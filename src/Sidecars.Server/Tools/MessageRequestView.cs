@@ -16,9 +16,16 @@ internal sealed class MessageRequestView(CheckRequest request) : IRequestView
 
     public string? Header(string name) => _http.Headers.TryGetValue(name, out var value) ? value : null;
 
-    public string? SourceAddress => request.Attributes.Source?.Address?.SocketAddress?.Address is { Length: > 0 } address ? address : null;
+    public bool TrySourceAddress(out ReadOnlySpan<char> address) => Some(request.Attributes.Source?.Address?.SocketAddress?.Address, out address);
 
-    public string? Principal => request.Attributes.Source?.Principal is { Length: > 0 } principal ? principal : null;
+    public bool TryPrincipal(out ReadOnlySpan<char> principal) => Some(request.Attributes.Source?.Principal, out principal);
 
-    public string? ContextExtension(string key) => request.Attributes.ContextExtensions.TryGetValue(key, out var value) ? value : null;
+    public bool TryContextExtension(string key, out ReadOnlySpan<char> value) =>
+        Some(request.Attributes.ContextExtensions.TryGetValue(key, out var text) ? text : null, out value);
+
+    private static bool Some(string? text, out ReadOnlySpan<char> value)
+    {
+        value = text;
+        return text is { Length: > 0 };
+    }
 }

@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Sidecars.Tests.Authorization.Services;
 using static Sidecars.Tests.Authorization.Services.ServiceHarness;
 
@@ -54,6 +55,55 @@ public sealed class ServiceCheckAllocationTests
 
     private static global::Envoy.Service.Auth.V3.CheckRequest Request() =>
         ServiceHarness.Request("svc.example.com", "/a", token: Token(""","tenant":"acme","groups":["dev","ops"] """), headers: [("x-env", "prod")], sourceIp: "10.0.0.1");
+
+    /// <summary>
+    /// On the wire, the source address a <c>source_ip</c> rule reads is taken from the request's own bytes: the call
+    /// allocates what reading any Check does, the small copy of <c>source</c>, and the answer — no AttributeContext, no
+    /// address object or string (measured 1,728 B against 1,216 B for the same request on a shared route: the difference
+    /// is the answer with its RateLimit headers).
+    /// </summary>
+    [Fact]
+    public void On_the_wire_a_source_ip_rule_and_a_limit_add_only_the_answer()
+    {
+        var harness = new ServiceHarness(("svc.yaml", """
+            service: svc
+            owns: [{ host: svc.example.com }]
+            routes:
+              - name: r
+                match: { path_prefix: / }
+                requires: { provider: corp }
+                rules:
+                  - source_ip: [10.0.0.0/8]
+                  - claim: { name: tenant, in: [acme] }
+                rate_limits:
+                  - { name: per-ip, per: [source_ip], unit: second, requests_per_unit: 1000000000 }
+            """), ("shared.yaml", """
+            routes:
+              - { name: shared, match: { host: shared.example.com, path_prefix: / }, requires: { provider: corp } }
+            """));
+        var token = Token(""","tenant":"acme" """);
+        ReadOnlyMemory<byte> limited = ServiceHarness.Request("svc.example.com", "/a", token: token, sourceIp: "10.1.2.3").ToByteArray();
+        ReadOnlyMemory<byte> shared = ServiceHarness.Request("shared.example.com", "/a", token: token, sourceIp: "10.1.2.3").ToByteArray();
+        long Measure(ReadOnlyMemory<byte> bytes)
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                Assert.Equal(0, harness.Adapter.Answer(global::Sidecars.Envoy.Wire.EnvoyWire.ReadCheck(bytes)).Result.StatusCode);
+            }
+
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 1000; i++)
+            {
+                harness.Adapter.Answer(global::Sidecars.Envoy.Wire.EnvoyWire.ReadCheck(bytes));
+            }
+
+            return (GC.GetAllocatedBytesForCurrentThread() - before) / 1000;
+        }
+
+        var sharedBytes = Measure(shared);
+        var limitedBytes = Measure(limited);
+        Assert.True(limitedBytes - sharedBytes <= LimitedBudgetBytes, $"check+limit on the wire allocated {limitedBytes} B per call against {sharedBytes} B on a shared route; the difference may be at most the answer's {LimitedBudgetBytes} B");
+    }
 
     [Fact]
     public void Five_rules_on_a_cached_token_allocate_nothing()

@@ -147,7 +147,7 @@ public sealed class ServiceLimiter(IBucketStore store)
     {
         LimitPartKind.Claim => ClaimValue(claims, part.Name!, out _),
         LimitPartKind.Header => request.TryHeader(part.Name!, out var header) && header.Length > 0,
-        LimitPartKind.SourceIp => request.SourceAddress is { Length: > 0 },
+        LimitPartKind.SourceIp => request.TrySourceAddress(out var address) && address.Length > 0,
         LimitPartKind.ApiKey => decision.Token?.ApiKeyId is not null,
         _ => true,
     };
@@ -163,7 +163,8 @@ public sealed class ServiceLimiter(IBucketStore store)
                 request.TryHeader(part.Name!, out var header);
                 return header;
             case LimitPartKind.SourceIp:
-                return request.SourceAddress;
+                request.TrySourceAddress(out var address);
+                return address;
             case LimitPartKind.ApiKey:
                 return decision.Token!.ApiKeyId;
             case LimitPartKind.Route:
