@@ -15,6 +15,7 @@ namespace Sidecars.Server.Config;
 public sealed class ConfigReloader(ConfigState state, IOptions<SidecarsOptions> options, ILogger<ConfigReloader> logger) : BackgroundService
 {
     private readonly SemaphoreSlim _changed = new(0, 1);
+    private readonly FileStatusTracker _files = new(state);
     private volatile bool _watcherFailed;
     private bool _watcherFailureLogged;
     private long _compiles;
@@ -45,7 +46,7 @@ public sealed class ConfigReloader(ConfigState state, IOptions<SidecarsOptions> 
         }
 
         Log(state.Publish(initial.Snapshot));
-        UpdateFiles(state.Current, []);
+        _files.Update(state.Current, []);
     }
 
     /// <summary>Reads and compiles the first config (the directory, or the embedded example when it is empty). Never throws.</summary>
@@ -101,7 +102,7 @@ public sealed class ConfigReloader(ConfigState state, IOptions<SidecarsOptions> 
                 if (state.LastErrors.Count > 0)
                 {
                     state.ClearErrors();
-                    UpdateFiles(state.Current, []);
+                    _files.Update(state.Current, []);
                 }
 
                 return false;
@@ -135,7 +136,7 @@ public sealed class ConfigReloader(ConfigState state, IOptions<SidecarsOptions> 
                 }
 
                 state.Reject(errors);
-                UpdateFiles(state.Current, errors);
+                _files.Update(state.Current, errors);
             }
 
             return false;
@@ -165,7 +166,7 @@ public sealed class ConfigReloader(ConfigState state, IOptions<SidecarsOptions> 
                 state.ClearErrors();
             }
 
-            UpdateFiles(state.Current, isolated);
+            _files.Update(state.Current, isolated);
             return false;
         }
 
@@ -175,46 +176,8 @@ public sealed class ConfigReloader(ConfigState state, IOptions<SidecarsOptions> 
             state.RecordIsolated(isolated);
         }
 
-        UpdateFiles(state.Current, isolated);
+        _files.Update(state.Current, isolated);
         return true;
-    }
-
-    // Per file: the checksum of its active version and the generation that version came in with.
-    private readonly Dictionary<string, (string Checksum, long Generation)> _activeVersions = new(StringComparer.Ordinal);
-    private readonly Lock _filesLock = new();
-
-    /// <summary>Recomputes the per-file status after a reload: every active file, and every file with an error.</summary>
-    private void UpdateFiles(ConfigSnapshot active, IReadOnlyList<ConfigError> errors)
-    {
-        lock (_filesLock)
-        {
-            var statuses = new List<FileStatus>();
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var source in active.Sources)
-            {
-                var checksum = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(source.Text)))[..16];
-                if (!_activeVersions.TryGetValue(source.Path, out var version) || version.Checksum != checksum)
-                {
-                    version = (checksum, active.Generation);
-                    _activeVersions[source.Path] = version;
-                }
-
-                seen.Add(source.Path);
-                statuses.Add(new FileStatus(source.Path, version.Generation, version.Checksum, errors.FirstOrDefault(e => e.File == source.Path)?.ToString()));
-            }
-
-            foreach (var path in _activeVersions.Keys.Where(p => !seen.Contains(p)).ToList())
-            {
-                _activeVersions.Remove(path);
-            }
-
-            foreach (var file in errors.Select(e => e.File).Distinct(StringComparer.Ordinal).Where(f => !seen.Contains(f)))
-            {
-                statuses.Add(new FileStatus(file, 0, null, errors.First(e => e.File == file).ToString()));
-            }
-
-            state.SetFileStatuses([.. statuses.OrderBy(f => f.File, StringComparer.Ordinal)]);
-        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
