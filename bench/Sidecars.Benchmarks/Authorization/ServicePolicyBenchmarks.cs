@@ -26,6 +26,9 @@ public class ServicePolicyBenchmarks
     private CheckRequest _request = null!;
     private AuthorizationServiceAdapter _adapter = null!;
     private ServiceLimiter _limiter = null!;
+    private global::Sidecars.Benchmarks.Envoy.PayloadReader _sharedReader = null!;
+    private global::Sidecars.Benchmarks.Envoy.PayloadReader _serviceReader = null!;
+    private readonly global::Sidecars.Benchmarks.Envoy.PayloadWriter _writer = new();
 
     [GlobalSetup]
     public void Setup()
@@ -78,6 +81,11 @@ public class ServicePolicyBenchmarks
             $$"""{"iss":"https://idp.example.com/","sub":"user-1","aud":"orders-api","scope":"orders:read","tenant":"acme","iat":{{now - 60}},"exp":{{now + 86_400}}}"""));
         var signature = rsa.SignData(Encoding.ASCII.GetBytes(header + "." + payload), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         _request = global::Sidecars.Benchmarks.Envoy.CheckServiceBenchmarks.EnvoyCheckRequest("Bearer " + header + "." + payload + "." + Base64Url.EncodeToString(signature));
+        var shared = _request.Clone();
+        shared.Attributes.Request.Http.Host = "shared.example.com";
+        shared.Attributes.Request.Http.Headers[":authority"] = "shared.example.com";
+        _sharedReader = new global::Sidecars.Benchmarks.Envoy.PayloadReader(Google.Protobuf.MessageExtensions.ToByteArray(shared));
+        _serviceReader = new global::Sidecars.Benchmarks.Envoy.PayloadReader(Google.Protobuf.MessageExtensions.ToByteArray(_request));
         var first = _adapter.Check(_request, null!).Result;
         if (first.Status.Code != 0 || first.OkResponse.ResponseHeadersToAdd.Count != 2 || !SharedRoute() || !ServiceRoute())
         {
@@ -130,4 +138,19 @@ public class ServicePolicyBenchmarks
 
     [Benchmark(Description = "Check adapter, service route with limit: parsed request in, answer out")]
     public CheckAnswer Adapter() => _adapter.Answer(_request).Result;
+
+    [Benchmark(Description = "Check on the wire, shared route: read + adapter + serialize")]
+    public int WireShared() => Wire(_sharedReader);
+
+    [Benchmark(Description = "Check on the wire, service route with 5 rules and a limit: read + adapter + serialize")]
+    public int WireService() => Wire(_serviceReader);
+
+    private int Wire(global::Sidecars.Benchmarks.Envoy.PayloadReader reader)
+    {
+        var request = global::Sidecars.Envoy.Wire.EnvoyWire.Check.RequestMarshaller.ContextualDeserializer(reader);
+        var response = _adapter.Answer(request).Result;
+        _writer.Reset();
+        global::Sidecars.Envoy.Wire.EnvoyWire.Check.ResponseMarshaller.ContextualSerializer(response, _writer);
+        return _writer.Written;
+    }
 }

@@ -43,8 +43,27 @@ public sealed class CheckAnswer
         return EncodeKept(message, default);
     }
 
-    /// <summary>An answer of bytes encoded elsewhere (see <see cref="LimitHeaderEncoder"/>).</summary>
-    internal static CheckAnswer FromEncoded(byte[] encoded, int statusCode) => new(encoded, statusCode, default);
+    private readonly LimitHeaderEncoder.LimitTail? _tail;
+
+    private CheckAnswer(byte[] encoded, int statusCode, LimitHeaderEncoder.LimitTail tail)
+    {
+        _encoded = encoded;
+        StatusCode = statusCode;
+        _tail = tail;
+    }
+
+    /// <summary><paramref name="kept"/>'s bytes (shared, not copied) followed per call by <paramref name="tail"/> (see <see cref="LimitHeaderEncoder"/>).</summary>
+    internal static CheckAnswer WithTail(CheckAnswer kept, LimitHeaderEncoder.LimitTail tail) => new(kept._encoded!, kept.StatusCode, tail);
+
+    /// <summary>Bytes on the wire for an encoded answer: the kept bytes and the per-call tail, if any.</summary>
+    public int Length => (_encoded?.Length ?? 0) + (_tail?.Length ?? 0);
+
+    /// <summary>Writes an encoded answer (exactly <see cref="Length"/> bytes).</summary>
+    public void WriteTo(Span<byte> destination)
+    {
+        _encoded.CopyTo(destination);
+        _tail?.WriteTo(destination[_encoded!.Length..]);
+    }
 
     internal static CheckAnswer EncodeKept(CheckResponse message, AllowFit fit) => new(message.ToByteArray(), message.Status?.Code ?? 0, fit);
 
@@ -57,8 +76,21 @@ public sealed class CheckAnswer
     /// <summary>The message, when this answer holds one; null for an encoded answer.</summary>
     public CheckResponse? Message => _message;
 
-    /// <summary>The encoded response, when this answer holds bytes; empty for a message answer.</summary>
-    public ReadOnlySpan<byte> Encoded => _encoded;
+    /// <summary>The encoded response, when this answer holds bytes; empty for a message answer. With a per-call tail, a new array (tests; the server writes with <see cref="WriteTo"/>).</summary>
+    public ReadOnlySpan<byte> Encoded
+    {
+        get
+        {
+            if (_tail is null)
+            {
+                return _encoded;
+            }
+
+            var bytes = new byte[Length];
+            WriteTo(bytes);
+            return bytes;
+        }
+    }
 
     /// <summary>True when the answer holds encoded bytes rather than a message.</summary>
     public bool IsEncoded => _encoded is not null;
@@ -67,5 +99,5 @@ public sealed class CheckAnswer
     /// The answer as a message: the one held, or the bytes parsed into a new one. For the in-process
     /// <c>AuthorizationBase.Check</c> (tests) and a gRPC client; the server's path never parses.
     /// </summary>
-    public CheckResponse ToMessage() => _message ?? CheckResponse.Parser.ParseFrom(_encoded);
+    public CheckResponse ToMessage() => _message ?? CheckResponse.Parser.ParseFrom(Encoded);
 }

@@ -14,7 +14,8 @@ namespace Sidecars.Envoy.Authorization;
 /// <c>ok_response</c> (field 3) holding only <c>response_headers_to_add</c> (field 6): protobuf merges the two, so
 /// Envoy reads the kept allow plus these headers. <c>RateLimit-Policy</c> depends only on the limit and is encoded
 /// once (kept in <see cref="CompiledLimit.AdapterState"/>); <c>RateLimit</c> is written per call straight into the
-/// answer's bytes, so a charged allow costs one array and its answer object (issue 9's hot-path budget).
+/// gRPC output by the response marshaller, so a charged allow costs its answer object and task, no array (issue 9's
+/// hot-path budget).
 /// </summary>
 /// <remarks>
 /// Field numbers: CheckResponse.ok_response = 3, OkHttpResponse.response_headers_to_add = 6,
@@ -32,58 +33,94 @@ internal static class LimitHeaderEncoder
     private static readonly byte[] RemainingKey = Encoding.ASCII.GetBytes(RateLimitHeaderText.Header);
 
     /// <summary>What depends on the limit alone: the whole encoded policy entry, and the limit's name as an sf-string.</summary>
-    private sealed class Kept(byte[] policyEntry, byte[] name)
+    internal sealed class Kept(byte[] policyEntry, byte[] name)
     {
         public byte[] PolicyEntry { get; } = policyEntry;
 
         public byte[] Name { get; } = name;
     }
 
-    public static CheckAnswer Extend(CheckAnswer allow, in LimitReport report)
+    public static CheckAnswer Extend(CheckAnswer allow, in LimitReport report) =>
+        CheckAnswer.WithTail(allow, new LimitTail(KeptFor(report.Limit), report.Remaining, RoundedUpSeconds(report.ResetAfterNanos)));
+
+    /// <summary>
+    /// The per-call part: written by the response marshaller straight into the gRPC output after the kept allow's
+    /// bytes (<see cref="CheckAnswer.WriteTo"/>), so the answer holds no array of its own.
+    /// </summary>
+    internal readonly struct LimitTail
     {
-        var kept = KeptFor(report.Limit);
+        private readonly Kept _kept;
+        private readonly uint _remaining;
+        private readonly long _seconds;
 
-        // "name";r=REMAINING;t=SECONDS
-        Span<byte> value = stackalloc byte[kept.Name.Length + 48];
-        kept.Name.CopyTo(value);
-        var length = kept.Name.Length;
-        ";r="u8.CopyTo(value[length..]);
-        length += 3;
-        Utf8Formatter.TryFormat(report.Remaining, value[length..], out var written);
-        length += written;
-        ";t="u8.CopyTo(value[length..]);
-        length += 3;
-        Utf8Formatter.TryFormat(RoundedUpSeconds(report.ResetAfterNanos), value[length..], out written);
-        length += written;
-        var text = value[..length];
+        internal LimitTail(Kept kept, uint remaining, long seconds)
+        {
+            _kept = kept;
+            _remaining = remaining;
+            _seconds = seconds;
+            ValueLength = _kept.Name.Length + 3 + Digits(remaining) + 3 + Digits((ulong)seconds);
+            var headerValue = 2 + RemainingKey.Length + 1 + VarintSize(ValueLength) + ValueLength;
+            OptionLength = 1 + VarintSize(headerValue) + headerValue + 2;
+            HeaderValueLength = headerValue;
+            var ok = _kept.PolicyEntry.Length + 1 + VarintSize(OptionLength) + OptionLength;
+            OkLength = ok;
+            Length = 1 + VarintSize(ok) + ok;
+        }
 
-        var headerValue = 2 + RemainingKey.Length + 1 + VarintSize(text.Length) + text.Length;
-        var option = 1 + VarintSize(headerValue) + headerValue + 2;
-        var entry = 1 + VarintSize(option) + option;
-        var ok = kept.PolicyEntry.Length + entry;
-        var existing = allow.Encoded;
-        var bytes = new byte[existing.Length + 1 + VarintSize(ok) + ok];
-        existing.CopyTo(bytes);
-        var at = existing.Length;
-        bytes[at++] = OkResponseTag;
-        at += WriteVarint(bytes.AsSpan(at), ok);
-        kept.PolicyEntry.CopyTo(bytes.AsSpan(at));
-        at += kept.PolicyEntry.Length;
-        bytes[at++] = HeadersToAddTag;
-        at += WriteVarint(bytes.AsSpan(at), option);
-        bytes[at++] = HeaderTag;
-        at += WriteVarint(bytes.AsSpan(at), headerValue);
-        bytes[at++] = KeyTag;
-        bytes[at++] = (byte)RemainingKey.Length;
-        RemainingKey.CopyTo(bytes.AsSpan(at));
-        at += RemainingKey.Length;
-        bytes[at++] = ValueTag;
-        at += WriteVarint(bytes.AsSpan(at), text.Length);
-        text.CopyTo(bytes.AsSpan(at));
-        at += text.Length;
-        bytes[at++] = AppendActionTag;
-        bytes[at] = (byte)HeaderValueOption.Types.HeaderAppendAction.OverwriteIfExistsOrAdd;
-        return CheckAnswer.FromEncoded(bytes, allow.StatusCode);
+        private int ValueLength { get; }
+
+        private int HeaderValueLength { get; }
+
+        private int OptionLength { get; }
+
+        private int OkLength { get; }
+
+        /// <summary>Bytes this part adds to the answer.</summary>
+        public int Length { get; }
+
+        /// <summary>ok_response { response_headers_to_add: [RateLimit-Policy (kept), RateLimit: "name";r=R;t=T] }.</summary>
+        public void WriteTo(Span<byte> destination)
+        {
+            var at = 0;
+            destination[at++] = OkResponseTag;
+            at += WriteVarint(destination[at..], OkLength);
+            _kept.PolicyEntry.CopyTo(destination[at..]);
+            at += _kept.PolicyEntry.Length;
+            destination[at++] = HeadersToAddTag;
+            at += WriteVarint(destination[at..], OptionLength);
+            destination[at++] = HeaderTag;
+            at += WriteVarint(destination[at..], HeaderValueLength);
+            destination[at++] = KeyTag;
+            destination[at++] = (byte)RemainingKey.Length;
+            RemainingKey.CopyTo(destination[at..]);
+            at += RemainingKey.Length;
+            destination[at++] = ValueTag;
+            at += WriteVarint(destination[at..], ValueLength);
+            _kept.Name.CopyTo(destination[at..]);
+            at += _kept.Name.Length;
+            ";r="u8.CopyTo(destination[at..]);
+            at += 3;
+            Utf8Formatter.TryFormat(_remaining, destination[at..], out var written);
+            at += written;
+            ";t="u8.CopyTo(destination[at..]);
+            at += 3;
+            Utf8Formatter.TryFormat(_seconds, destination[at..], out written);
+            at += written;
+            destination[at++] = AppendActionTag;
+            destination[at] = (byte)HeaderValueOption.Types.HeaderAppendAction.OverwriteIfExistsOrAdd;
+        }
+
+        private static int Digits(ulong value)
+        {
+            var digits = 1;
+            while (value >= 10)
+            {
+                value /= 10;
+                digits++;
+            }
+
+            return digits;
+        }
     }
 
     private static long RoundedUpSeconds(long nanos) => (Math.Max(nanos, 0) + RateLimitUnits.NanosPerSecond - 1) / RateLimitUnits.NanosPerSecond;

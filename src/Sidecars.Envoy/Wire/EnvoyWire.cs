@@ -74,7 +74,22 @@ public static class EnvoyWire
         WriteAnswer(request, default, context);
     }
 
-    private static void WriteCheckAnswer(CheckAnswer answer, SerializationContext context) => WriteAnswer(answer.Message, answer.Encoded, context);
+    private static void WriteCheckAnswer(CheckAnswer answer, SerializationContext context)
+    {
+        if (answer.Message is not null)
+        {
+            WriteAnswer(answer.Message, default, context);
+            return;
+        }
+
+        // The kept bytes and, for a charged allow, its per-call RateLimit headers, written in place.
+        var length = answer.Length;
+        context.SetPayloadLength(length);
+        var writer = context.GetBufferWriter();
+        answer.WriteTo(writer.GetSpan(length)[..length]);
+        writer.Advance(length);
+        context.Complete();
+    }
 
     private static void WriteRateLimitAnswer(RateLimitAnswer answer, SerializationContext context) => WriteAnswer(answer.Message, answer.Encoded, context);
 
