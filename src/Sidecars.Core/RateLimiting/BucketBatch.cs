@@ -75,6 +75,15 @@ public sealed class BucketBatch
         _operations[Count - 1].KeyLength += length;
     }
 
+    /// <summary>Drops the last operation and its key (a key that turned out to lack a part: its limit does not apply).</summary>
+    public void RemoveLast()
+    {
+        ref var last = ref _operations[Count - 1];
+        _keyLength = last.KeyStart;
+        last = default;
+        Count--;
+    }
+
     public void Clear()
     {
         Array.Clear(_operations, 0, Count);

@@ -5,6 +5,10 @@ namespace Sidecars.Authorization.Services;
 /// <summary><c>claim: {name, op}</c>: a top-level claim of the authenticated identity; no identity, no claim.</summary>
 public sealed class ClaimRule(string name, ValueTest test, string text) : Rule(text)
 {
+    // The claim name and the test's values as UTF-8, compared with the token's own bytes (no transcoding per call).
+    private readonly byte[] _name = System.Text.Encoding.UTF8.GetBytes(name);
+    private readonly byte[] _first = test.Values.Count > 0 ? System.Text.Encoding.UTF8.GetBytes(test.Values[0]) : [];
+
     public string Name { get; } = name;
 
     public ValueTest Test { get; } = test;
@@ -12,7 +16,7 @@ public sealed class ClaimRule(string name, ValueTest test, string text) : Rule(t
     public override bool Holds(in RuleInput input)
     {
         var value = default(JsonElement);
-        var present = input.Claims.ValueKind == JsonValueKind.Object && input.Claims.TryGetProperty(Name, out value) && value.ValueKind != JsonValueKind.Null;
+        var present = input.Claims.ValueKind == JsonValueKind.Object && input.Claims.TryGetProperty(_name, out value) && value.ValueKind != JsonValueKind.Null;
         if (Test.Operator == ValueOperator.Exists)
         {
             return present == Test.Expected;
@@ -25,6 +29,8 @@ public sealed class ClaimRule(string name, ValueTest test, string text) : Rule(t
 
         switch (value.ValueKind)
         {
+            case JsonValueKind.String when Test.Operator is ValueOperator.Prefix or ValueOperator.Contains && ClaimText.TryRawUtf8(value, out var utf8):
+                return Test.Operator == ValueOperator.Prefix ? utf8.StartsWith(_first) : ContainsWord(utf8, _first);
             case JsonValueKind.String:
                 return Test.Operator == ValueOperator.Regex || Test.Operator == ValueOperator.Contains || Test.Operator == ValueOperator.Prefix
                     ? Test.Matches(ClaimText.Of(value))
@@ -46,6 +52,20 @@ public sealed class ClaimRule(string name, ValueTest test, string text) : Rule(t
             default:
                 return false;
         }
+    }
+
+    /// <summary>A word of a space-separated value (<c>scope</c>), as <see cref="ValueOperator.Contains"/> reads a string.</summary>
+    private static bool ContainsWord(ReadOnlySpan<byte> value, ReadOnlySpan<byte> word)
+    {
+        foreach (var range in value.Split((byte)' '))
+        {
+            if (value[range].SequenceEqual(word))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static bool EqualsAny(JsonElement value, IReadOnlyList<string> values)

@@ -16,6 +16,14 @@ internal static class ClaimText
     [ThreadStatic]
     private static char[]? t_buffer;
 
+    /// <summary>A string claim's UTF-8 bytes as the token holds them; false when they hold an escape (then only <see cref="Of"/> reads it right).</summary>
+    public static bool TryRawUtf8(JsonElement value, out ReadOnlySpan<byte> utf8)
+    {
+        var raw = JsonMarshal.GetRawUtf8Value(value);
+        utf8 = raw.Length >= 2 ? raw[1..^1] : default;
+        return raw.Length >= 2 && !utf8.Contains((byte)'\\');
+    }
+
     /// <summary>
     /// The characters of a string <paramref name="value"/>, or of a number or boolean as the token writes it
     /// (<c>42</c>, <c>true</c>); valid until the next call on this thread.

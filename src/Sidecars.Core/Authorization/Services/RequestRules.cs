@@ -11,8 +11,13 @@ public sealed class HeaderRule(string name, ValueTest test, string text) : Rule(
 
     public override bool Holds(in RuleInput input)
     {
-        var present = input.Request.TryHeader(Name, out var value);
-        return Test.Operator == ValueOperator.Exists ? present == Test.Expected : present && Test.Matches(value);
+        if (Test.Operator == ValueOperator.Exists)
+        {
+            // Presence only: the value is not decoded.
+            return input.Request.HasHeader(Name) == Test.Expected;
+        }
+
+        return input.Request.TryHeader(Name, out var value) && Test.Matches(value);
     }
 }
 

@@ -48,18 +48,24 @@ public sealed class ServiceLimiter(IBucketStore store)
         var claims = decision.Token?.Claims ?? default(JsonElement);
         for (var i = 0; i < route.Limits.Count; i++)
         {
+            // One pass per limit: each part is read once and written into the key; a part without a value drops the operation.
             var limit = route.Limits[i];
-            if (!Applies(limit, decision, request, claims))
+            batch.Add(limit.Limit, i, hits: 1, enforced: !limit.DryRun);
+            Append(batch, limit.KeyPrefix, escape: false);
+            var applies = true;
+            for (var p = 0; p < limit.Parts.Count && applies; p++)
             {
-                continue;
+                applies = TryValue(limit, p, decision, request, claims, out var value);
+                if (applies)
+                {
+                    Append(batch, [Separator], escape: false);
+                    Append(batch, value, escape: true);
+                }
             }
 
-            ref var op = ref batch.Add(limit.Limit, i, hits: 1, enforced: !limit.DryRun);
-            Append(batch, limit.KeyPrefix, escape: false);
-            for (var p = 0; p < limit.Parts.Count; p++)
+            if (!applies)
             {
-                Append(batch, [Separator], escape: false);
-                Append(batch, Value(limit.Parts[p], decision, request, claims), escape: true);
+                batch.RemoveLast();
             }
         }
 
@@ -116,66 +122,46 @@ public sealed class ServiceLimiter(IBucketStore store)
     public static string? Describe(ServiceLimit limit, in AuthDecision decision, IRequestView request)
     {
         var claims = decision.Token?.Claims ?? default(JsonElement);
-        if (!Applies(limit, decision, request, claims))
-        {
-            return null;
-        }
-
         var parts = new string[limit.Parts.Count];
         for (var p = 0; p < parts.Length; p++)
         {
-            parts[p] = $"{limit.Parts[p]}={Value(limit.Parts[p], decision, request, claims)}";
+            if (!TryValue(limit, p, decision, request, claims, out var value))
+            {
+                return null;
+            }
+
+            parts[p] = $"{limit.Parts[p]}={value}";
         }
 
         return string.Join(", ", parts);
     }
 
-    private static bool Applies(ServiceLimit limit, in AuthDecision decision, IRequestView request, JsonElement claims)
+    /// <summary>The part's value in this request; false when it has none (the limit does not apply).</summary>
+    private static bool TryValue(ServiceLimit limit, int index, in AuthDecision decision, IRequestView request, JsonElement claims, out ReadOnlySpan<char> value)
     {
-        for (var p = 0; p < limit.Parts.Count; p++)
-        {
-            if (!HasValue(limit.Parts[p], decision, request, claims))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    private static bool HasValue(LimitPart part, in AuthDecision decision, IRequestView request, JsonElement claims) => part.Kind switch
-    {
-        LimitPartKind.Claim => ClaimValue(claims, part.Name!, out _),
-        LimitPartKind.Header => request.TryHeader(part.Name!, out var header) && header.Length > 0,
-        LimitPartKind.SourceIp => request.TrySourceAddress(out var address) && address.Length > 0,
-        LimitPartKind.ApiKey => decision.Token?.ApiKeyId is not null,
-        _ => true,
-    };
-
-    private static ReadOnlySpan<char> Value(LimitPart part, in AuthDecision decision, IRequestView request, JsonElement claims)
-    {
+        var part = limit.Parts[index];
         switch (part.Kind)
         {
             case LimitPartKind.Claim:
-                ClaimValue(claims, part.Name!, out var claim);
-                return claim;
+                return ClaimValue(claims, limit.ClaimNames[index]!, out value);
             case LimitPartKind.Header:
-                request.TryHeader(part.Name!, out var header);
-                return header;
+                return request.TryHeader(part.Name!, out value) && value.Length > 0;
             case LimitPartKind.SourceIp:
-                request.TrySourceAddress(out var address);
-                return address;
+                return request.TrySourceAddress(out value) && value.Length > 0;
             case LimitPartKind.ApiKey:
-                return decision.Token!.ApiKeyId;
+                value = decision.Token?.ApiKeyId;
+                return decision.Token?.ApiKeyId is not null;
             case LimitPartKind.Route:
-                return decision.ServiceRoute!.Name;
+                value = decision.ServiceRoute!.Name;
+                return true;
             default:
-                return decision.Service!.Name;
+                value = decision.Service!.Name;
+                return true;
         }
     }
 
     /// <summary>A string, number or boolean claim as its text; an array, object or null claim has no value for a key.</summary>
-    private static bool ClaimValue(JsonElement claims, string name, out ReadOnlySpan<char> value)
+    private static bool ClaimValue(JsonElement claims, byte[] name, out ReadOnlySpan<char> value)
     {
         value = default;
         if (claims.ValueKind != JsonValueKind.Object || !claims.TryGetProperty(name, out var claim))

@@ -69,6 +69,9 @@ public sealed class ServiceLimit(CompiledLimit limit, IReadOnlyList<LimitPart> p
 
     public string KeyPrefix { get; } = keyPrefix;
 
+    /// <summary>Each part's claim name as UTF-8 (null for other parts): looked up in the token's claims without transcoding.</summary>
+    internal byte[]?[] ClaimNames { get; } = [.. parts.Select(p => p.Kind == LimitPartKind.Claim ? System.Text.Encoding.UTF8.GetBytes(p.Name!) : null)];
+
     /// <summary>Over this limit, the request is reported, not denied (the route's or service's dry run).</summary>
     public bool DryRun { get; } = dryRun;
 

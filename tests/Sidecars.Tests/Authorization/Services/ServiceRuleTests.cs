@@ -18,7 +18,7 @@ public sealed class ServiceRuleTests
         """));
 
     private static int Status(ServiceHarness harness, string? token = null, string method = "GET", string path = "/a", IEnumerable<(string, string)>? headers = null, string? ip = null, string? principal = null, IEnumerable<(string, string)>? context = null) =>
-        ServiceHarness.Status(harness.Check(Request("svc.example.com", path, method, token ?? Token(""","tenant":"acme","groups":["dev","ops"],"level":3,"admin":true,"scope":"a b" """), headers, ip, principal, context)));
+        ServiceHarness.Status(harness.Check(Request("svc.example.com", path, method, token ?? Token(""","tenant":"acme","groups":["dev","ops"],"level":3,"admin":true,"scope":"a b","esc":"a\u0062c d" """), headers, ip, principal, context)));
 
     [Theory]
     [InlineData("{ name: tenant, equals: acme }", 200)]
@@ -37,6 +37,10 @@ public sealed class ServiceRuleTests
     [InlineData("{ name: missing, exists: true }", 403)]
     [InlineData("{ name: missing, exists: false }", 200)]
     [InlineData("{ name: missing, equals: x }", 403)]
+    [InlineData("{ name: esc, prefix: ab }", 200)]
+    [InlineData("{ name: esc, prefix: ac }", 403)]
+    [InlineData("{ name: esc, contains: abc }", 200)]
+    [InlineData("{ name: esc, equals: abc d }", 200)]
     public void Claim_rules(string rule, int expected) =>
         Assert.Equal(expected, Status(With($"      - claim: {rule}")));
 

@@ -1,0 +1,112 @@
+using System.Buffers.Text;
+using System.Security.Cryptography;
+using System.Text;
+using BenchmarkDotNet.Attributes;
+using Envoy.Service.Auth.V3;
+using Microsoft.Extensions.Logging.Abstractions;
+using Sidecars.Authentication;
+using Sidecars.Config;
+using Sidecars.Envoy.Authorization;
+using Sidecars.RateLimiting.Stores;
+
+namespace Sidecars.Benchmarks.Authorization;
+
+/// <summary>
+/// Where a service route's time goes, on the wire (read + adapter + serialize) as the server runs it: the same
+/// cached-token request to four routes of one service — plain (baseline), with the five rules, with the one limit,
+/// with both (the check+limit load scenario's route).
+/// </summary>
+public class ServiceBreakdownBenchmarks
+{
+    private AuthorizationServiceAdapter _adapter = null!;
+    private readonly Dictionary<string, global::Sidecars.Benchmarks.Envoy.PayloadReader> _readers = [];
+    private readonly global::Sidecars.Benchmarks.Envoy.PayloadWriter _writer = new();
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        using var rsa = RSA.Create(2048);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var p = rsa.ExportParameters(false);
+        var jwks = $$"""{"keys":[{"kty":"RSA","kid":"k1","n":"{{Base64Url.EncodeToString(p.Modulus)}}","e":"{{Base64Url.EncodeToString(p.Exponent)}}"}]}""";
+        var providers = $$"""
+            providers:
+              - name: corp
+                issuer: https://idp.example.com/
+                audiences: [orders-api]
+                local_jwks: { inline: '{{jwks}}' }
+                forward: false
+                claim_to_headers: [{ claim: sub, header: x-user-id }]
+            """;
+        const string Rules = """
+                rules:
+                  - claim: { name: sub, prefix: user- }
+                  - header: { name: accept, prefix: application/ }
+                  - method: [GET, HEAD]
+                  - source_ip: [203.0.113.0/24]
+                  - not: { header: { name: x-debug, exists: true } }
+            """;
+        const string Limit = """
+                rate_limits:
+                  - { name: per-user, per: [claim:sub], unit: second, requests_per_unit: 1000000000 }
+            """;
+        var service = new StringBuilder("service: svc\nowns:\n");
+        foreach (var host in (string[])["plain", "rules", "limit", "both"])
+        {
+            service.Append("  - { host: ").Append(host).Append(".example.com }\n");
+        }
+
+        service.Append("routes:\n");
+        foreach (var (host, extra) in (ReadOnlySpan<(string, string)>)[("plain", ""), ("rules", Rules), ("limit", Limit), ("both", Rules + "\n" + Limit)])
+        {
+            service.Append("  - name: ").Append(host).Append("\n    match: { host: ").Append(host).Append(".example.com, path_prefix: / }\n    requires: { provider: corp }\n").Append(extra).Append(extra.Length > 0 ? "\n" : string.Empty);
+        }
+
+        var diagnostics = new ConfigDiagnostics();
+        var snapshot = ConfigLoader.Compile([new ConfigSource("a.yaml", providers), new ConfigSource("svc.yaml", service.ToString())], diagnostics)
+            ?? throw new InvalidOperationException(string.Join("\n", diagnostics.Errors));
+        var config = new ConfigState();
+        config.Publish(snapshot);
+        var cache = new TokenCache(10_000, TimeProvider.System);
+        _adapter = new AuthorizationServiceAdapter(config, cache, TimeProvider.System, new AuthResponseOptions(), NullLogger<AuthorizationServiceAdapter>.Instance, new InMemoryBucketStore(TimeProvider.System));
+
+        var header = Base64Url.EncodeToString("""{"alg":"RS256","typ":"JWT","kid":"k1"}"""u8);
+        var payload = Base64Url.EncodeToString(Encoding.UTF8.GetBytes(
+            $$"""{"iss":"https://idp.example.com/","sub":"user-1","aud":"orders-api","scope":"orders:read","iat":{{now - 60}},"exp":{{now + 86_400}}}"""));
+        var signature = rsa.SignData(Encoding.ASCII.GetBytes(header + "." + payload), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var request = global::Sidecars.Benchmarks.Envoy.CheckServiceBenchmarks.EnvoyCheckRequest("Bearer " + header + "." + payload + "." + Base64Url.EncodeToString(signature));
+        foreach (var host in (string[])["plain", "rules", "limit", "both"])
+        {
+            var copy = request.Clone();
+            copy.Attributes.Request.Http.Host = host + ".example.com";
+            copy.Attributes.Request.Http.Headers[":authority"] = host + ".example.com";
+            _readers[host] = new global::Sidecars.Benchmarks.Envoy.PayloadReader(Google.Protobuf.MessageExtensions.ToByteArray(copy));
+            var answer = _adapter.Answer(global::Sidecars.Envoy.Wire.EnvoyWire.Check.RequestMarshaller.ContextualDeserializer(_readers[host])).Result;
+            if (answer.StatusCode != 0)
+            {
+                throw new InvalidOperationException($"route {host} must allow the benchmark request: {answer.ToMessage()}");
+            }
+        }
+    }
+
+    private int Wire(string host)
+    {
+        var request = global::Sidecars.Envoy.Wire.EnvoyWire.Check.RequestMarshaller.ContextualDeserializer(_readers[host]);
+        var response = _adapter.Answer(request).Result;
+        _writer.Reset();
+        global::Sidecars.Envoy.Wire.EnvoyWire.Check.ResponseMarshaller.ContextualSerializer(response, _writer);
+        return _writer.Written;
+    }
+
+    [Benchmark(Baseline = true, Description = "service route, requirement only")]
+    public int Plain() => Wire("plain");
+
+    [Benchmark(Description = "+ 5 rules")]
+    public int Rules() => Wire("rules");
+
+    [Benchmark(Description = "+ 1 limit")]
+    public int Limit() => Wire("limit");
+
+    [Benchmark(Description = "+ 5 rules + 1 limit")]
+    public int Both() => Wire("both");
+}
