@@ -200,11 +200,32 @@ public sealed class ServerProcess : IAsyncDisposable
         _process.Dispose();
     }
 
+    // A port bind(0) hands out is ephemeral: the generator's own outgoing connections can take it as their source
+    // port before the server binds it (a start-up spawn failed with "address already in use" that way). So ports come
+    // from below Linux's ephemeral range (32768), in a band of their own: the tests' servers use 10000-20000 and
+    // their Redis Cluster bus ports 20000-30000.
+    private const int FirstPort = 30_000;
+    private const int LastPort = 32_700;
+    private static int _nextPort = Random.Shared.Next(FirstPort, LastPort);
+
     internal static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        for (var attempt = 0; attempt < LastPort - FirstPort; attempt++)
+        {
+            var port = FirstPort + ((Interlocked.Increment(ref _nextPort) - FirstPort) % (LastPort - FirstPort));
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // Taken: the next one.
+            }
+        }
+
+        throw new InvalidOperationException($"no free loopback port in {FirstPort}-{LastPort}");
     }
 }
 

@@ -12,7 +12,7 @@ internal static partial class AuthorizationLog
     [LoggerMessage(202, LogLevel.Error, "ext_authz Check failed with {ExceptionType} at {Site} and was denied ({Count} times so far); stack: {Stack}")]
     public static partial void CheckFailed(ILogger logger, string exceptionType, string site, long count, string stack);
 
-    /// <summary>A service (or route) in dry run would have denied: the request was allowed and reported.</summary>
-    [LoggerMessage(203, LogLevel.Information, "ext_authz dry run: service {Service} route {Route} would answer {WouldBe}")]
+    /// <summary>A service (or route) in dry run would have denied: the request was allowed and reported. Debug, per request, as denies are (a dry run under load must not flood the log); counted on /readyz.</summary>
+    [LoggerMessage(203, LogLevel.Debug, "ext_authz dry run: service {Service} route {Route} would answer {WouldBe}")]
     public static partial void DryRun(ILogger logger, string service, string route, string wouldBe);
 }

@@ -42,6 +42,10 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
     private readonly CheckFailureLog _failureLog = new(logger, time);
 
     private readonly AllowResponses _allowed = new();
+    private long _dryRuns;
+
+    /// <summary>Requests allowed in dry run that would have been denied (or limited): <c>/readyz</c> calls.check_dry_run.</summary>
+    public long DryRuns => Interlocked.Read(ref _dryRuns);
 
     // Shared by every deny, never mutated: Google.Protobuf's CalculateSize and WriteTo only read (no cached size).
     private static readonly HttpStatus Unauthorized = new() { Code = StatusCode.Unauthorized };
@@ -178,6 +182,7 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
         {
             if (decision.DryRun is not null)
             {
+                Interlocked.Increment(ref _dryRuns);
                 AuthorizationLog.DryRun(logger, decision.Service?.Name ?? "(none)", decision.Route ?? "(none)", decision.DryRun);
             }
 

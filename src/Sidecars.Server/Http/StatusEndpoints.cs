@@ -16,7 +16,7 @@ internal static class StatusEndpoints
     public static void MapStatusEndpoints(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/healthz", () => Results.Text("ok\n"));
-        endpoints.MapGet("/readyz", (ConfigState state, ServingState serving, IStoreStatusSource store, JwksManager jwks, CallCounters calls, Microsoft.Extensions.Options.IOptions<Sidecars.Server.Hosting.SidecarsOptions> options) =>
+        endpoints.MapGet("/readyz", (ConfigState state, ServingState serving, IStoreStatusSource store, JwksManager jwks, CallCounters calls, Sidecars.Envoy.Authorization.AuthorizationServiceAdapter authorization, Microsoft.Extensions.Options.IOptions<Sidecars.Server.Hosting.SidecarsOptions> options) =>
         {
             var ready = serving.IsServing && (!options.Value.RequireKeysForReadiness || jwks.AllHaveKeys());
             var snapshot = state.Current;
@@ -31,7 +31,7 @@ internal static class StatusEndpoints
                 [.. state.LastErrors.Select(e => e.ToString())],
                 store.Status(),
                 [.. jwks.Status().Select(s => new JwksStatus(s.Provider, s.HasKeys, s.LastError, s.Fetches, s.Uri, s.Keys, s.Failures, s.LastSuccess, s.LastAttempt, s.KeyErrors))],
-                calls.Read(),
+                calls.Read() with { CheckDryRun = authorization.DryRuns },
                 RuntimeStatus.Now());
             return Results.Json(body, StatusJsonContext.Default.ReadyStatus, statusCode: ready ? 200 : 503);
         });

@@ -51,5 +51,9 @@ internal sealed class CallCounters
     }
 }
 
-/// <summary>/readyz "calls": <c>check_ok</c> + <c>check_denied</c> = <c>check</c>; a rate limit answer of UNKNOWN is in neither of its two.</summary>
-internal sealed record CallCounts(long Check, long CheckOk, long CheckDenied, long ShouldRateLimit, long ShouldRateLimitOk, long ShouldRateLimitOverLimit);
+/// <summary>/readyz "calls": <c>check_ok</c> + <c>check_denied</c> = <c>check</c>; a rate limit answer of UNKNOWN is in neither of its two;
+/// <c>check_dry_run</c> counts the allows of a service in dry run that would have been denied (they are in <c>check_ok</c>).</summary>
+internal sealed record CallCounts(long Check, long CheckOk, long CheckDenied, long ShouldRateLimit, long ShouldRateLimitOk, long ShouldRateLimitOverLimit)
+{
+    public long CheckDryRun { get; init; }
+}

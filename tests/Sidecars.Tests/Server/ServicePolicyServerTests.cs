@@ -65,6 +65,30 @@ public sealed class ServicePolicyServerTests
     }
 
     [Fact]
+    public async Task Dry_run_allows_over_the_wire_reports_to_the_upstream_and_is_counted()
+    {
+        using var directory = new TempConfigDirectory();
+        directory.Write("00-providers.yaml", ServiceHarness.Providers);
+        directory.Write("beta.yaml", """
+            service: beta
+            owns: [{ host: beta.example.com }]
+            mode: dry_run
+            routes:
+              - { name: all, match: {}, requires: { provider: corp } }
+            """);
+        await using var server = await SidecarServer.StartAsync(directory.Path);
+        var client = new AuthorizationClient(server.Channel());
+        var response = await client.CheckAsync(ServiceHarness.Request("beta.example.com", "/x", headers: [("x-user-id", "forged")]));
+        Assert.Equal(0, response.Status.Code);
+        Assert.Equal("401 a bearer token is required", ServiceHarness.Header(response.OkResponse.Headers, "x-sidecars-dry-run"));
+        Assert.Equal("401 a bearer token is required", response.DynamicMetadata.Fields["dry_run"].StringValue);
+        Assert.Contains("x-user-id", response.OkResponse.HeadersToRemove);
+        var calls = System.Text.Json.JsonDocument.Parse(await server.Http.GetStringAsync("/readyz")).RootElement.GetProperty("calls");
+        Assert.Equal(1, calls.GetProperty("check_dry_run").GetInt64());
+        Assert.Equal(1, calls.GetProperty("check_ok").GetInt64());
+    }
+
+    [Fact]
     public async Task Two_sidecars_sharing_one_redis_enforce_a_service_limit_together()
     {
         using var redis = RedisServer.Start();
