@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using Sidecars.Authentication;
 using Sidecars.Authorization.Config;
@@ -86,10 +87,10 @@ public static class AuthEvaluator
 
     /// <summary>Decides with a snapshot's policy: the service that owns the request first, then the shared routes, then the default.</summary>
     public static AuthDecision Decide(AuthPolicy policy, IRequestView request, ITokenSource tokens) =>
-        Decide(new RouteSet(policy.Routes, policy.DefaultAllow, policy.Services.Owners), request, tokens);
+        Decide(new RouteSet(policy.Routes, policy.DefaultAllow, policy.Services.Owners, policy.PatternsFold), request, tokens);
 
     public static AuthDecision Decide(IReadOnlyList<AuthRoute> routes, bool defaultAllow, IRequestView request, ITokenSource tokens) =>
-        Decide(new RouteSet(routes, defaultAllow, OwnerIndex.Empty), request, tokens);
+        Decide(new RouteSet(routes, defaultAllow, OwnerIndex.Empty, PatternsFold: true), request, tokens);
 
     private static AuthDecision Decide(in RouteSet set, IRequestView request, ITokenSource tokens)
     {
@@ -119,8 +120,12 @@ public static class AuthEvaluator
         return set.DefaultAllow ? AuthDecision.Allow(null) : AuthDecision.Forbidden(null, null, "no route matches this request", error: null);
     }
 
-    /// <summary>The routes a decision picks from: a service's when one owns the request, else the shared ones in order.</summary>
-    private readonly record struct RouteSet(IReadOnlyList<AuthRoute> Routes, bool DefaultAllow, OwnerIndex Owners);
+    /// <summary>
+    /// The routes a decision picks from: a service's when one owns the request, else the shared ones in order.
+    /// <see cref="PatternsFold"/>: some path pattern or owned prefix holds a character that letter case folding changes
+    /// (see <see cref="AuthPolicy.PatternsFold"/>).
+    /// </summary>
+    private readonly record struct RouteSet(IReadOnlyList<AuthRoute> Routes, bool DefaultAllow, OwnerIndex Owners, bool PatternsFold);
 
     /// <summary>What one reading of the request selects: a route (shared or of the owner), and the owner if a service owns it.</summary>
     private readonly record struct Selection(AuthRoute? Route, OwnedSpace? Owner);
@@ -167,14 +172,15 @@ public static class AuthEvaluator
     private static string? Ambiguity(in RouteSet set, in RouteRequest request, Selection chosen)
     {
         var path = request.Path;
-        if (!Same(set, chosen, Select(set, request, path.Value.Span, ignoreCase: true)))
+        if (MayFold(set, path.Value.Span) && !Same(set, chosen, Select(set, request, path.Value.Span, ignoreCase: true)))
         {
             return CaseAmbiguity;
         }
 
         foreach (var (reading, kind) in path.Readings)
         {
-            if (!Same(set, chosen, Select(set, request, reading, ignoreCase: false)) || !Same(set, chosen, Select(set, request, reading, ignoreCase: true)))
+            if (!Same(set, chosen, Select(set, request, reading, ignoreCase: false)) ||
+                (MayFold(set, reading) && !Same(set, chosen, Select(set, request, reading, ignoreCase: true))))
             {
                 return (kind & PathReading.Lenient) != 0 ? LenientAmbiguity : LiteralAmbiguity;
             }
@@ -182,6 +188,17 @@ public static class AuthEvaluator
 
         return null;
     }
+
+    /// <summary>
+    /// Whether ignoring letter case can select anything else for this reading. When neither the reading nor any path
+    /// pattern or owned prefix holds an uppercase ASCII letter or a non-ASCII character, comparing them ignoring case is
+    /// comparing them as written (only A-Z fold in ASCII), so the second selection would repeat the first: skipped
+    /// (issue 9: it was a fourth of a service route's selection time). Hosts compare ignoring case in both.
+    /// </summary>
+    private static bool MayFold(in RouteSet set, ReadOnlySpan<char> reading) => set.PatternsFold || reading.ContainsAnyExcept(Unfoldable);
+
+    /// <summary>ASCII but A-Z: what case folding leaves as it is. (SearchValues: the generic range methods allocated here.)</summary>
+    internal static readonly SearchValues<char> Unfoldable = SearchValues.Create([.. Enumerable.Range(0, 128).Where(c => c is < 'A' or > 'Z').Select(c => (char)c)]);
 
     /// <summary>Shared routes are the same when their requirements are equal; a service's route only when it is the very route of the same owner.</summary>
     private static bool Same(in RouteSet set, Selection first, Selection second)

@@ -55,28 +55,22 @@ internal static class LimitHeaderEncoder
 
         internal LimitTail(Kept kept, uint remaining, long seconds)
         {
+            // Three fields: the answer object carries this inline, so its sizes are computed when written, not kept.
             _kept = kept;
             _remaining = remaining;
             _seconds = seconds;
-            ValueLength = _kept.Name.Length + 3 + Digits(remaining) + 3 + Digits((ulong)seconds);
-            var headerValue = 2 + RemainingKey.Length + 1 + VarintSize(ValueLength) + ValueLength;
-            OptionLength = 1 + VarintSize(headerValue) + headerValue + 2;
-            HeaderValueLength = headerValue;
-            var ok = _kept.PolicyEntry.Length + 1 + VarintSize(OptionLength) + OptionLength;
-            OkLength = ok;
-            Length = 1 + VarintSize(ok) + ok;
         }
 
-        private int ValueLength { get; }
+        private int ValueLength => _kept.Name.Length + 3 + Digits(_remaining) + 3 + Digits((ulong)_seconds);
 
-        private int HeaderValueLength { get; }
+        private int HeaderValueLength => 2 + RemainingKey.Length + 1 + VarintSize(ValueLength) + ValueLength;
 
-        private int OptionLength { get; }
+        private int OptionLength => 1 + VarintSize(HeaderValueLength) + HeaderValueLength + 2;
 
-        private int OkLength { get; }
+        private int OkLength => _kept.PolicyEntry.Length + 1 + VarintSize(OptionLength) + OptionLength;
 
         /// <summary>Bytes this part adds to the answer.</summary>
-        public int Length { get; }
+        public int Length => 1 + VarintSize(OkLength) + OkLength;
 
         /// <summary>ok_response { response_headers_to_add: [RateLimit-Policy (kept), RateLimit: "name";r=R;t=T] }.</summary>
         public void WriteTo(Span<byte> destination)

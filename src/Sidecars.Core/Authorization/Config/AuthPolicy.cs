@@ -51,6 +51,18 @@ public sealed record AuthPolicy(IReadOnlyDictionary<string, ProviderPolicy> Prov
     /// <summary>The service files: who owns which request space, their routes, rules, limits and API keys.</summary>
     public Sidecars.Authorization.Services.ServiceCatalog Services { get; init; } = Sidecars.Authorization.Services.ServiceCatalog.Empty;
 
+    /// <summary>
+    /// Whether some exact path, path prefix (of a shared or a service route) or owned prefix holds an uppercase ASCII
+    /// letter or a non-ASCII character: then ignoring case may select another route for any path, and the evaluator's
+    /// case check always runs (see <c>AuthEvaluator</c>). Path regexes match as written in both readings.
+    /// </summary>
+    public bool PatternsFold => _patternsFold ??= Routes.Concat(Services.Services.SelectMany(s => s.Routes))
+        .SelectMany(r => (string?[])[r.Match.PathExact, r.Match.PathPrefix])
+        .Concat(Services.Services.SelectMany(s => s.Owns).Select(o => o.PathPrefix))
+        .Any(p => p is not null && p.AsSpan().ContainsAnyExcept(AuthEvaluator.Unfoldable));
+
+    private bool? _patternsFold;
+
     /// <summary>The provider policy of a decision's provider name: a JWT provider, or a service's API key set.</summary>
     public ProviderPolicy? ProviderOf(string name) =>
         Providers.TryGetValue(name, out var provider) ? provider : Services.ApiKeySets.TryGetValue(name, out var set) ? set.Policy : null;
