@@ -26,9 +26,7 @@ public class ServiceBreakdownBenchmarks
     public void Setup()
     {
         using var rsa = RSA.Create(2048);
-        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        var p = rsa.ExportParameters(false);
-        var jwks = $$"""{"keys":[{"kty":"RSA","kid":"k1","n":"{{Base64Url.EncodeToString(p.Modulus)}}","e":"{{Base64Url.EncodeToString(p.Exponent)}}"}]}""";
+        var jwks = BenchTokens.Jwks(rsa);
         var providers = $$"""
             providers:
               - name: corp
@@ -70,11 +68,7 @@ public class ServiceBreakdownBenchmarks
         var cache = new TokenCache(10_000, TimeProvider.System);
         _adapter = new AuthorizationServiceAdapter(config, cache, TimeProvider.System, new AuthResponseOptions(), NullLogger<AuthorizationServiceAdapter>.Instance, new InMemoryBucketStore(TimeProvider.System));
 
-        var header = Base64Url.EncodeToString("""{"alg":"RS256","typ":"JWT","kid":"k1"}"""u8);
-        var payload = Base64Url.EncodeToString(Encoding.UTF8.GetBytes(
-            $$"""{"iss":"https://idp.example.com/","sub":"user-1","aud":"orders-api","scope":"orders:read","iat":{{now - 60}},"exp":{{now + 86_400}}}"""));
-        var signature = rsa.SignData(Encoding.ASCII.GetBytes(header + "." + payload), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var request = global::Sidecars.Benchmarks.Envoy.CheckServiceBenchmarks.EnvoyCheckRequest("Bearer " + header + "." + payload + "." + Base64Url.EncodeToString(signature));
+        var request = global::Sidecars.Benchmarks.Envoy.CheckServiceBenchmarks.EnvoyCheckRequest(BenchTokens.Bearer(rsa));
         foreach (var host in (string[])["plain", "rules", "limit", "both"])
         {
             var copy = request.Clone();

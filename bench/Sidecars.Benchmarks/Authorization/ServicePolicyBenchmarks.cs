@@ -34,9 +34,7 @@ public class ServicePolicyBenchmarks
     public void Setup()
     {
         using var rsa = RSA.Create(2048);
-        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        var p = rsa.ExportParameters(false);
-        var jwks = $$"""{"keys":[{"kty":"RSA","kid":"k1","n":"{{Base64Url.EncodeToString(p.Modulus)}}","e":"{{Base64Url.EncodeToString(p.Exponent)}}"}]}""";
+        var jwks = BenchTokens.Jwks(rsa);
         var providers = $$"""
             providers:
               - name: corp
@@ -76,11 +74,7 @@ public class ServicePolicyBenchmarks
         _limiter = new ServiceLimiter(store);
         _adapter = new AuthorizationServiceAdapter(_config, _cache, TimeProvider.System, new AuthResponseOptions(), NullLogger<AuthorizationServiceAdapter>.Instance, store);
 
-        var header = Base64Url.EncodeToString("""{"alg":"RS256","typ":"JWT","kid":"k1"}"""u8);
-        var payload = Base64Url.EncodeToString(Encoding.UTF8.GetBytes(
-            $$"""{"iss":"https://idp.example.com/","sub":"user-1","aud":"orders-api","scope":"orders:read","tenant":"acme","iat":{{now - 60}},"exp":{{now + 86_400}}}"""));
-        var signature = rsa.SignData(Encoding.ASCII.GetBytes(header + "." + payload), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        _request = global::Sidecars.Benchmarks.Envoy.CheckServiceBenchmarks.EnvoyCheckRequest("Bearer " + header + "." + payload + "." + Base64Url.EncodeToString(signature));
+        _request = global::Sidecars.Benchmarks.Envoy.CheckServiceBenchmarks.EnvoyCheckRequest(BenchTokens.Bearer(rsa, ",\"tenant\":\"acme\""));
         var shared = _request.Clone();
         shared.Attributes.Request.Http.Host = "shared.example.com";
         shared.Attributes.Request.Http.Headers[":authority"] = "shared.example.com";

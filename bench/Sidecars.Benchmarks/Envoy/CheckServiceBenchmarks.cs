@@ -36,9 +36,7 @@ public class CheckServiceBenchmarks
     public void Setup()
     {
         using var rsa = RSA.Create(2048);
-        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        var p = rsa.ExportParameters(false);
-        var jwks = $$"""{"keys":[{"kty":"RSA","kid":"k1","n":"{{Base64Url.EncodeToString(p.Modulus)}}","e":"{{Base64Url.EncodeToString(p.Exponent)}}"}]}""";
+        var jwks = BenchTokens.Jwks(rsa);
         var yaml = $$"""
             providers:
               - name: corp
@@ -60,11 +58,7 @@ public class CheckServiceBenchmarks
         _cache = new TokenCache(10_000, TimeProvider.System);
         _adapter = new AuthorizationServiceAdapter(_config, _cache, TimeProvider.System, new AuthResponseOptions(), NullLogger<AuthorizationServiceAdapter>.Instance);
 
-        var header = Base64Url.EncodeToString("""{"alg":"RS256","typ":"JWT","kid":"k1"}"""u8);
-        var payload = Base64Url.EncodeToString(Encoding.UTF8.GetBytes(
-            $$"""{"iss":"https://idp.example.com/","sub":"user-1","aud":"orders-api","scope":"orders:read","iat":{{now - 60}},"exp":{{now + 86_400}}}"""));
-        var signature = rsa.SignData(Encoding.ASCII.GetBytes(header + "." + payload), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        _request = EnvoyCheckRequest("Bearer " + header + "." + payload + "." + Base64Url.EncodeToString(signature));
+        _request = EnvoyCheckRequest(BenchTokens.Bearer(rsa));
         _requestBytes = _request.ToByteArray();
         _reader = new PayloadReader(_requestBytes);
 

@@ -232,29 +232,7 @@ internal static partial class AuthYamlParser
             yaml.Error(map, "a service rate limit needs 'requests_per_unit'");
         }
 
-        var algorithm = LimitAlgorithm.TokenBucket;
-        switch (yaml.String(map, "algorithm"))
-        {
-            case null or "token_bucket":
-                break;
-            case "fixed_window":
-                algorithm = LimitAlgorithm.FixedWindow;
-                break;
-            case var other:
-                yaml.Error(YamlReading.Get(map, "algorithm"), $"invalid algorithm '{ConfigText.Shown(other)}' (valid: token_bucket, fixed_window)");
-                break;
-        }
-
-        var burst = yaml.UInt32(map, "burst");
-        if (burst is not null && algorithm != LimitAlgorithm.TokenBucket)
-        {
-            yaml.Error(YamlReading.Get(map, "burst"), "'burst' applies only to algorithm token_bucket");
-        }
-        else if (burst == 0)
-        {
-            yaml.Error(YamlReading.Get(map, "burst"), "'burst' must be at least 1");
-        }
-
+        var (algorithm, burst) = Sidecars.RateLimiting.Config.RateLimitYamlParser.AlgorithmAndBurst(yaml, map);
         return new ServiceLimitDefinition(name, map, parts, unit, requests ?? 0, burst, algorithm);
     }
 }

@@ -155,8 +155,24 @@ internal static class RateLimitYamlParser
             }
         }
 
-        var algorithm = LimitAlgorithm.TokenBucket;
         var algorithmNode = YamlReading.Get(map, "algorithm");
+        var (algorithm, burst) = AlgorithmAndBurst(yaml, map);
+
+        if (unlimited && (burst is not null || algorithmNode is not null))
+        {
+            yaml.Error(map, "an unlimited rate limit takes no 'algorithm' or 'burst'");
+        }
+
+        return new LimitDefinition(map, unit, yaml.UInt32(map, "requests_per_unit") ?? 0, unlimited, name, replaces, algorithm, burst);
+    }
+
+    /// <summary>
+    /// A limit's <c>algorithm</c> (token_bucket, the default, or fixed_window) and <c>burst</c> (token bucket only, at
+    /// least 1): read the same way for a descriptor's limits and a service route's (issue 9).
+    /// </summary>
+    internal static (LimitAlgorithm Algorithm, uint? Burst) AlgorithmAndBurst(YamlReading yaml, YamlMappingNode map)
+    {
+        var algorithm = LimitAlgorithm.TokenBucket;
         switch (yaml.String(map, "algorithm"))
         {
             case null or "token_bucket":
@@ -165,7 +181,7 @@ internal static class RateLimitYamlParser
                 algorithm = LimitAlgorithm.FixedWindow;
                 break;
             case var other:
-                yaml.Error(algorithmNode, $"invalid algorithm '{ConfigText.Shown(other)}' (valid: token_bucket, fixed_window)");
+                yaml.Error(YamlReading.Get(map, "algorithm"), $"invalid algorithm '{ConfigText.Shown(other)}' (valid: token_bucket, fixed_window)");
                 break;
         }
 
@@ -179,12 +195,7 @@ internal static class RateLimitYamlParser
             yaml.Error(YamlReading.Get(map, "burst"), "'burst' must be at least 1");
         }
 
-        if (unlimited && (burst is not null || algorithmNode is not null))
-        {
-            yaml.Error(map, "an unlimited rate limit takes no 'algorithm' or 'burst'");
-        }
-
-        return new LimitDefinition(map, unit, yaml.UInt32(map, "requests_per_unit") ?? 0, unlimited, name, replaces, algorithm, burst);
+        return (algorithm, burst);
     }
 
     private static void CheckLimitList(YamlReading yaml, List<LimitDefinition> limits)
