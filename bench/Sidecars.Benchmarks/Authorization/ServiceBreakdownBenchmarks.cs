@@ -26,16 +26,6 @@ public class ServiceBreakdownBenchmarks
     public void Setup()
     {
         using var rsa = RSA.Create(2048);
-        var jwks = BenchTokens.Jwks(rsa);
-        var providers = $$"""
-            providers:
-              - name: corp
-                issuer: https://idp.example.com/
-                audiences: [orders-api]
-                local_jwks: { inline: '{{jwks}}' }
-                forward: false
-                claim_to_headers: [{ claim: sub, header: x-user-id }]
-            """;
         const string Rules = """
                 rules:
                   - claim: { name: sub, prefix: user- }
@@ -60,11 +50,7 @@ public class ServiceBreakdownBenchmarks
             service.Append("  - name: ").Append(host).Append("\n    match: { host: ").Append(host).Append(".example.com, path_prefix: / }\n    requires: { provider: corp }\n").Append(extra).Append(extra.Length > 0 ? "\n" : string.Empty);
         }
 
-        var diagnostics = new ConfigDiagnostics();
-        var snapshot = ConfigLoader.Compile([new ConfigSource("a.yaml", providers), new ConfigSource("svc.yaml", service.ToString())], diagnostics)
-            ?? throw new InvalidOperationException(string.Join("\n", diagnostics.Errors));
-        var config = new ConfigState();
-        config.Publish(snapshot);
+        var config = BenchTokens.Publish(new ConfigSource("a.yaml", BenchTokens.Providers(rsa)), new ConfigSource("svc.yaml", service.ToString()));
         var cache = new TokenCache(10_000, TimeProvider.System);
         _adapter = new AuthorizationServiceAdapter(config, cache, TimeProvider.System, new AuthResponseOptions(), NullLogger<AuthorizationServiceAdapter>.Instance, new InMemoryBucketStore(TimeProvider.System));
 
@@ -83,14 +69,7 @@ public class ServiceBreakdownBenchmarks
         }
     }
 
-    private int Wire(string host)
-    {
-        var request = global::Sidecars.Envoy.Wire.EnvoyWire.Check.RequestMarshaller.ContextualDeserializer(_readers[host]);
-        var response = _adapter.Answer(request).Result;
-        _writer.Reset();
-        global::Sidecars.Envoy.Wire.EnvoyWire.Check.ResponseMarshaller.ContextualSerializer(response, _writer);
-        return _writer.Written;
-    }
+    private int Wire(string host) => BenchTokens.Wire(_adapter, _readers[host], _writer);
 
     [Benchmark(Baseline = true, Description = "service route, requirement only")]
     public int Plain() => Wire("plain");

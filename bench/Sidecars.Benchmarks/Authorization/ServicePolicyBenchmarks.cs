@@ -34,15 +34,7 @@ public class ServicePolicyBenchmarks
     public void Setup()
     {
         using var rsa = RSA.Create(2048);
-        var jwks = BenchTokens.Jwks(rsa);
-        var providers = $$"""
-            providers:
-              - name: corp
-                issuer: https://idp.example.com/
-                audiences: [orders-api]
-                local_jwks: { inline: '{{jwks}}' }
-                forward: false
-                claim_to_headers: [{ claim: sub, header: x-user-id }]
+        var providers = BenchTokens.Providers(rsa) + """
             routes:
               - name: all
                 match: { host: shared.example.com, path_prefix: / }
@@ -64,11 +56,7 @@ public class ServicePolicyBenchmarks
                 rate_limits:
                   - { name: per-user, per: [claim:sub], unit: second, requests_per_unit: 1000000000 }
             """;
-        var diagnostics = new ConfigDiagnostics();
-        var snapshot = ConfigLoader.Compile([new ConfigSource("a.yaml", providers), new ConfigSource("orders.yaml", Service)], diagnostics)
-            ?? throw new InvalidOperationException(string.Join("\n", diagnostics.Errors));
-        _config = new ConfigState();
-        _config.Publish(snapshot);
+        _config = BenchTokens.Publish(new ConfigSource("a.yaml", providers), new ConfigSource("orders.yaml", Service));
         _cache = new TokenCache(10_000, TimeProvider.System);
         var store = new InMemoryBucketStore(TimeProvider.System);
         _limiter = new ServiceLimiter(store);
@@ -139,12 +127,5 @@ public class ServicePolicyBenchmarks
     [Benchmark(Description = "Check on the wire, service route with 5 rules and a limit: read + adapter + serialize")]
     public int WireService() => Wire(_serviceReader);
 
-    private int Wire(global::Sidecars.Benchmarks.Envoy.PayloadReader reader)
-    {
-        var request = global::Sidecars.Envoy.Wire.EnvoyWire.Check.RequestMarshaller.ContextualDeserializer(reader);
-        var response = _adapter.Answer(request).Result;
-        _writer.Reset();
-        global::Sidecars.Envoy.Wire.EnvoyWire.Check.ResponseMarshaller.ContextualSerializer(response, _writer);
-        return _writer.Written;
-    }
+    private int Wire(global::Sidecars.Benchmarks.Envoy.PayloadReader reader) => BenchTokens.Wire(_adapter, reader, _writer);
 }

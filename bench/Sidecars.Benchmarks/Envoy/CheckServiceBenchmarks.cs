@@ -36,25 +36,12 @@ public class CheckServiceBenchmarks
     public void Setup()
     {
         using var rsa = RSA.Create(2048);
-        var jwks = BenchTokens.Jwks(rsa);
-        var yaml = $$"""
-            providers:
-              - name: corp
-                issuer: https://idp.example.com/
-                audiences: [orders-api]
-                local_jwks: { inline: '{{jwks}}' }
-                forward: false
-                claim_to_headers: [{ claim: sub, header: x-user-id }]
+        _config = BenchTokens.Publish(new ConfigSource("bench.yaml", BenchTokens.Providers(rsa) + """
             routes:
               - name: all
                 match: { path_prefix: / }
                 requires: { provider: corp }
-            """;
-        var diagnostics = new ConfigDiagnostics();
-        var snapshot = ConfigLoader.Compile([new ConfigSource("bench.yaml", yaml)], diagnostics)
-            ?? throw new InvalidOperationException(string.Join("\n", diagnostics.Errors));
-        _config = new ConfigState();
-        _config.Publish(snapshot);
+            """));
         _cache = new TokenCache(10_000, TimeProvider.System);
         _adapter = new AuthorizationServiceAdapter(_config, _cache, TimeProvider.System, new AuthResponseOptions(), NullLogger<AuthorizationServiceAdapter>.Instance);
 
@@ -128,14 +115,7 @@ public class CheckServiceBenchmarks
     public CheckAnswer Adapter() => _adapter.Answer(_request).Result;
 
     [Benchmark(Description = "Check on the wire: read (headers kept as bytes) + adapter + serialize")]
-    public int Wire()
-    {
-        var request = EnvoyWire.Check.RequestMarshaller.ContextualDeserializer(_reader);
-        var response = _adapter.Answer(request).Result;
-        _writer.Reset();
-        EnvoyWire.Check.ResponseMarshaller.ContextualSerializer(response, _writer);
-        return _writer.Written;
-    }
+    public int Wire() => BenchTokens.Wire(_adapter, _reader, _writer);
 
     [Benchmark(Description = "Reading the request bytes alone (headers kept as bytes)")]
     public CheckCall ReadOnly() => EnvoyWire.Check.RequestMarshaller.ContextualDeserializer(_reader);

@@ -28,16 +28,8 @@ public sealed class AotAuthorizationSmokeTests
               - match: { path_regex: "/orders/[0-9]+" }
                 requires: { provider: corp }
             """);
-        var grpcPort = FreePort.Next();
-        var httpPort = FreePort.Next();
-        var start = new ProcessStartInfo(AotBinary.Path(), ["serve", "--config", directory.Path, "--grpc", $"127.0.0.1:{grpcPort}", "--http", $"127.0.0.1:{httpPort}"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(start)!;
-        _ = process.StandardOutput.ReadToEndAsync();
-        _ = process.StandardError.ReadToEndAsync();
+        var (process, grpcPort, httpPort) = StartAot(directory);
+        using var _ = process;
         try
         {
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
@@ -86,16 +78,8 @@ public sealed class AotAuthorizationSmokeTests
                 rate_limits:
                   - { name: per-user, per: [claim:sub], unit: hour, requests_per_unit: 2 }
             """);
-        var grpcPort = FreePort.Next();
-        var httpPort = FreePort.Next();
-        var start = new ProcessStartInfo(AotBinary.Path(), ["serve", "--config", directory.Path, "--grpc", $"127.0.0.1:{grpcPort}", "--http", $"127.0.0.1:{httpPort}"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(start)!;
-        _ = process.StandardOutput.ReadToEndAsync();
-        _ = process.StandardError.ReadToEndAsync();
+        var (process, grpcPort, httpPort) = StartAot(directory);
+        using var _ = process;
         try
         {
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
@@ -126,6 +110,22 @@ public sealed class AotAuthorizationSmokeTests
             process.Kill();
             process.WaitForExit(10_000);
         }
+    }
+
+    /// <summary>The AOT binary serving <paramref name="directory"/> on two fresh loopback ports, its output drained.</summary>
+    private static (Process Process, int GrpcPort, int HttpPort) StartAot(TempConfigDirectory directory)
+    {
+        var grpcPort = FreePort.Next();
+        var httpPort = FreePort.Next();
+        var start = new ProcessStartInfo(AotBinary.Path(), ["serve", "--config", directory.Path, "--grpc", $"127.0.0.1:{grpcPort}", "--http", $"127.0.0.1:{httpPort}"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        var process = Process.Start(start)!;
+        _ = process.StandardOutput.ReadToEndAsync();
+        _ = process.StandardError.ReadToEndAsync();
+        return (process, grpcPort, httpPort);
     }
 
     private static CheckRequest Check(string? authorization)

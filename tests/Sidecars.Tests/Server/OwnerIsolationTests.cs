@@ -27,14 +27,29 @@ public sealed class OwnerIsolationTests
     private static JsonElement FileStatus(JsonElement ready, string file) =>
         ready.GetProperty("file_status").EnumerateArray().Single(f => f.GetProperty("file").GetString()!.EndsWith(file, StringComparison.Ordinal));
 
+    /// <summary>The providers, alpha (allow) and, unless told otherwise, beta (deny).</summary>
+    private static TempConfigDirectory Owners(bool withBeta = true)
+    {
+        var directory = new TempConfigDirectory();
+        directory.Write("00-providers.yaml", ServiceHarness.Providers);
+        directory.Write("alpha.yaml", Service("alpha", "allow"));
+        if (withBeta)
+        {
+            directory.Write("beta.yaml", Service("beta", "deny"));
+        }
+
+        return directory;
+    }
+
+    /// <summary>A server polling the directory every 0.2 s, so an edit lands within the test's patience even if its file event is missed.</summary>
+    private static Task<SidecarServer> Start(TempConfigDirectory directory) =>
+        SidecarServer.StartAsync(directory.Path, settings: new Dictionary<string, string?> { ["Sidecars:ReloadPollInterval"] = "00:00:00.2" });
+
     [Fact]
     public async Task A_broken_owner_file_keeps_its_last_good_version_and_never_blocks_another_owners_change()
     {
-        using var directory = new TempConfigDirectory();
-        directory.Write("00-providers.yaml", ServiceHarness.Providers);
-        directory.Write("alpha.yaml", Service("alpha", "allow"));
-        directory.Write("beta.yaml", Service("beta", "deny"));
-        await using var server = await SidecarServer.StartAsync(directory.Path, settings: new Dictionary<string, string?> { ["Sidecars:ReloadPollInterval"] = "00:00:00.2" });
+        using var directory = Owners();
+        await using var server = await Start(directory);
         var client = new AuthorizationClient(server.Channel());
         Assert.Equal(0, (await client.CheckAsync(Check("alpha.example.com"))).Status.Code);
         Assert.Equal(7, (await client.CheckAsync(Check("beta.example.com"))).Status.Code);
@@ -74,11 +89,8 @@ public sealed class OwnerIsolationTests
     [Fact]
     public async Task An_ownership_conflict_keeps_both_owners_last_good_versions()
     {
-        using var directory = new TempConfigDirectory();
-        directory.Write("00-providers.yaml", ServiceHarness.Providers);
-        directory.Write("alpha.yaml", Service("alpha", "allow"));
-        directory.Write("beta.yaml", Service("beta", "deny"));
-        await using var server = await SidecarServer.StartAsync(directory.Path, settings: new Dictionary<string, string?> { ["Sidecars:ReloadPollInterval"] = "00:00:00.2" });
+        using var directory = Owners();
+        await using var server = await Start(directory);
         var client = new AuthorizationClient(server.Channel());
 
         // beta claims alpha's host: both entries are reported, and alpha keeps deciding its own requests.
@@ -93,10 +105,8 @@ public sealed class OwnerIsolationTests
     [Fact]
     public async Task A_broken_platform_file_rejects_the_whole_reload()
     {
-        using var directory = new TempConfigDirectory();
-        directory.Write("00-providers.yaml", ServiceHarness.Providers);
-        directory.Write("alpha.yaml", Service("alpha", "allow"));
-        await using var server = await SidecarServer.StartAsync(directory.Path, settings: new Dictionary<string, string?> { ["Sidecars:ReloadPollInterval"] = "00:00:00.2" });
+        using var directory = Owners(withBeta: false);
+        await using var server = await Start(directory);
         var client = new AuthorizationClient(server.Channel());
         directory.Write("00-providers.yaml", ServiceHarness.Providers.Replace("issuer:", "isuer:", StringComparison.Ordinal));
         directory.Write("alpha.yaml", Service("alpha", "deny"));

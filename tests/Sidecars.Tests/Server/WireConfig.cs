@@ -7,7 +7,7 @@ namespace Sidecars.Tests.Server;
 
 /// <summary>
 /// The config and hand-built protobuf bytes the wire tests share: an auth file (local RSA keys, a public and a
-/// protected route) and a rate limit domain with a small per-IP limit.
+/// protected route), a rate limit domain with a small per-IP limit, and a service file reading the request's peer.
 /// </summary>
 internal static class WireConfig
 {
@@ -42,11 +42,31 @@ internal static class WireConfig
             """;
     }
 
+    /// <summary>
+    /// A service owning <c>svc.example.com</c> whose route reads what a client sends besides HTTP (issue 9): the source
+    /// address, the mTLS principal, a context extension, and limits keyed by the address and a header.
+    /// </summary>
+    public const string ServiceYaml = """
+        service: svc
+        owns: [{ host: svc.example.com }]
+        routes:
+          - name: peer
+            match: { path_prefix: /public }
+            requires: allow
+            rules:
+              - any: [{ source_ip: [10.0.0.0/8, "2001:db8::/32"] }, { principal: ["spiffe://x"] }, { context: { key: ext, in: [v] } }]
+              - not: { header: { name: x-h0, regex: "(a+)+b" } }
+            rate_limits:
+              - { name: per-ip, per: [source_ip], unit: second, requests_per_unit: 1000000 }
+              - { name: per-h1, per: [header:x-h1], unit: second, requests_per_unit: 1000000 }
+        """;
+
     public static async Task<(SidecarServer Server, TempConfigDirectory Directory)> StartAsync(bool unixSocket = false)
     {
         var directory = new TempConfigDirectory();
         directory.Write("auth.yaml", AuthYaml());
         directory.Write("edge.yaml", RateLimitYaml);
+        directory.Write("svc.yaml", ServiceYaml);
         var server = await SidecarServer.StartAsync(directory.Path, unixSocket);
         return (server, directory);
     }

@@ -114,7 +114,7 @@ internal static class FuzzInputs
         {
             Field(2, Text(random, Pick(random, new[] { "GET", "post", "Post", "DELETE", "" }))),
             Field(4, path),
-            Field(5, Text(random, Pick(random, new[] { "example.com", "admin.example.com.", "x:abc", " example.com", "[::1]:443:443" }))),
+            Field(5, Text(random, Pick(random, new[] { "example.com", "admin.example.com.", "x:abc", " example.com", "[::1]:443:443", "svc.example.com", "SVC.example.com:8443" }))),
             Field(7, Text(random, "a=1")),
         };
         http.InsertRange(random.Next(http.Count + 1), headers);
@@ -128,6 +128,20 @@ internal static class FuzzInputs
         {
             attributes.Add(Field(1, Field(2, Text(random, "svc")), Field(4, Text(random, "spiffe://x")))); // source peer
             attributes.Add(Field(10, Field(1, Text(random, "ext")), Field(2, Text(random, "v"))));       // context_extensions
+        }
+
+        if (random.Next(3) == 0)
+        {
+            // source.address.socket_address.address, as the service route's source_ip rule and limit read it (issue 9):
+            // addresses valid and not, IPv6, mapped, huge; sometimes a pipe instead, sometimes twice (merged).
+            var address = Text(random, Pick(random, new[] { "10.1.2.3", "192.0.2.1", "2001:db8::1", "::ffff:10.0.0.1", "010.1.1.1", "10.1.2", "1.2.3.4.5", "", "::", "fe80::1%eth0" }));
+            attributes.Add(random.Next(8) == 0
+                ? Field(1, Field(1, Field(2, Text(random, "/run/x.sock"))))
+                : Field(1, Field(1, Field(1, Field(2, address))), Field(4, Text(random, "spiffe://x"))));
+            if (random.Next(4) == 0)
+            {
+                attributes.Add(Field(1, Field(1, Field(1, Field(2, Text(random, "10.9.9.9"))))));
+            }
         }
 
         if (random.Next(6) == 0)
