@@ -27,6 +27,12 @@ public static class RateLimitUnits
 {
     public const long NanosPerSecond = 1_000_000_000;
 
+    /// <summary>
+    /// Whole seconds, rounded up (a wait of 0.2 s is 1; none or negative is 0), as Retry-After and the reset headers
+    /// give them (RFC 9110 §10.2.3): a client that waits that long is not refused again. Never overflows.
+    /// </summary>
+    public static long WholeSecondsRoundedUp(long nanos) => nanos <= 0 ? 0 : (nanos - 1) / NanosPerSecond + 1;
+
     /// <summary>Length of a unit as envoyproxy/ratelimit counts it: a month is 30 days, a year 365 days.</summary>
     public static long Seconds(RateLimitUnit unit) => unit switch
     {

@@ -22,7 +22,7 @@ internal static class RateLimitHeaderText
 
     /// <summary>Whole seconds, rounded up (a wait of 0.2 s is 1).</summary>
     public static string Seconds(long nanos) =>
-        ((Math.Max(nanos, 0) + RateLimitUnits.NanosPerSecond - 1) / RateLimitUnits.NanosPerSecond).ToString(CultureInfo.InvariantCulture);
+        RateLimitUnits.WholeSecondsRoundedUp(nanos).ToString(CultureInfo.InvariantCulture);
 
     /// <summary>Both fields for a reported limit.</summary>
     public static (string Name, string Value)[] For(in LimitReport report) =>

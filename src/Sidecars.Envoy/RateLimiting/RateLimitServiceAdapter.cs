@@ -272,7 +272,7 @@ public sealed class RateLimitServiceAdapter(RateLimitEngine engine, RateLimitHea
     private void AddHeaders(RateLimitResponse response, in DescriptorOutcome outcome)
     {
         var limit = outcome.Limit!;
-        var resetSeconds = (outcome.ResetAfterNanos + RateLimitUnits.NanosPerSecond - 1) / RateLimitUnits.NanosPerSecond;
+        var resetSeconds = RateLimitUnits.WholeSecondsRoundedUp(outcome.ResetAfterNanos);
         if (headers.Enabled)
         {
             response.ResponseHeadersToAdd.Add(new HeaderValue { Key = headers.LimitHeader, Value = limit.RequestsPerUnit.ToString(System.Globalization.CultureInfo.InvariantCulture) });
