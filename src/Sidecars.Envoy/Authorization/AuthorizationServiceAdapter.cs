@@ -121,7 +121,7 @@ public sealed class AuthorizationServiceAdapter(ConfigState config, TokenCache c
                 RequestTokens.Return(tokens);
             }
 
-            if (decision.Allowed && decision.ServiceRoute is { Limits.Count: > 0 })
+            if (decision.Allowed && decision.ServiceRoute is { HasLimits: true })
             {
                 var batch = ServiceLimiter.Rent();
                 if (ServiceLimiter.Build(decision, view, batch))

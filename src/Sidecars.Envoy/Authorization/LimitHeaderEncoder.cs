@@ -1,4 +1,3 @@
-using System.Buffers.Text;
 using System.Text;
 using Envoy.Config.Core.V3;
 using Envoy.Service.Auth.V3;
@@ -87,12 +86,10 @@ internal static class LimitHeaderEncoder
             at += _kept.Name.Length;
             ";r="u8.CopyTo(destination[at..]);
             at += 3;
-            Utf8Formatter.TryFormat(_remaining, destination[at..], out var written);
-            at += written;
+            at += WriteDigits(destination[at..], _remaining);
             ";t="u8.CopyTo(destination[at..]);
             at += 3;
-            Utf8Formatter.TryFormat(_seconds, destination[at..], out written);
-            at += written;
+            at += WriteDigits(destination[at..], (ulong)_seconds);
             destination[at++] = AppendActionTag;
             destination[at] = (byte)HeaderValueOption.Types.HeaderAppendAction.OverwriteIfExistsOrAdd;
         }
@@ -108,6 +105,19 @@ internal static class LimitHeaderEncoder
             var option = 1 + VarintSize(header) + header + 2;
             var ok = _kept.PolicyEntry.Length + 1 + VarintSize(option) + option;
             return (value, header, option, ok, 1 + VarintSize(ok) + ok);
+        }
+
+        /// <summary>Decimal digits, written backwards into the room <see cref="Digits"/> counted (no format parsing per call).</summary>
+        private static int WriteDigits(Span<byte> destination, ulong value)
+        {
+            var count = Digits(value);
+            for (var i = count - 1; i >= 0; i--)
+            {
+                (value, var digit) = Math.DivRem(value, 10);
+                destination[i] = (byte)('0' + digit);
+            }
+
+            return count;
         }
 
         private static int Digits(ulong value)

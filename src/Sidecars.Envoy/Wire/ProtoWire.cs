@@ -63,7 +63,21 @@ internal static class ProtoWire
     }
 
     /// <summary>A varint of at most 10 bytes (the generated parser's bound).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static bool TryReadVarint(ReadOnlySpan<byte> message, ref int at, out ulong value)
+    {
+        // Nearly every tag and length of an ext_authz request is one byte: read inline, the loop only past it.
+        // Every reader of the request goes through here, ~300 ns of a Check under h2load before this (perf).
+        if ((uint)at < (uint)message.Length && message[at] < 0x80)
+        {
+            value = message[at++];
+            return true;
+        }
+
+        return TryReadLongVarint(message, ref at, out value);
+    }
+
+    private static bool TryReadLongVarint(ReadOnlySpan<byte> message, ref int at, out ulong value)
     {
         value = 0;
         for (var shift = 0; shift < 70 && at < message.Length; shift += 7)

@@ -34,14 +34,16 @@ public sealed class ContextRule(string key, ValueTest test, string text) : Rule(
 /// <summary><c>method: [..]</c>, any letter case.</summary>
 public sealed class MethodRule(IReadOnlyList<string> methods, string text) : Rule(text)
 {
-    public IReadOnlyList<string> Methods { get; } = methods;
+    private readonly string[] _methods = [.. methods];
+
+    public IReadOnlyList<string> Methods => _methods;
 
     public override bool Holds(in RuleInput input)
     {
         var method = input.Request.Method;
-        for (var i = 0; i < Methods.Count; i++)
+        foreach (var allowed in _methods)
         {
-            if (Methods[i].Equals(method, StringComparison.OrdinalIgnoreCase))
+            if (allowed.Equals(method, StringComparison.OrdinalIgnoreCase))
             {
                 return true;
             }

@@ -48,7 +48,10 @@ public sealed class ValueTest(ValueOperator op, IReadOnlyList<string> values, Re
 {
     public ValueOperator Operator { get; } = op;
 
-    public IReadOnlyList<string> Values { get; } = values;
+    // Arrays, not the interface, where the hot path loops: an interface call per Count and per item adds up (perf).
+    private readonly string[] _values = [.. values];
+
+    public IReadOnlyList<string> Values => _values;
 
     public Regex? Pattern { get; } = regex;
 
@@ -61,9 +64,9 @@ public sealed class ValueTest(ValueOperator op, IReadOnlyList<string> values, Re
         {
             case ValueOperator.Equals:
             case ValueOperator.In:
-                for (var i = 0; i < Values.Count; i++)
+                foreach (var candidate in _values)
                 {
-                    if (value.SequenceEqual(Values[i]))
+                    if (value.SequenceEqual(candidate))
                     {
                         return true;
                     }
@@ -71,13 +74,13 @@ public sealed class ValueTest(ValueOperator op, IReadOnlyList<string> values, Re
 
                 return false;
             case ValueOperator.Prefix:
-                return value.StartsWith(Values[0], StringComparison.Ordinal);
+                return value.StartsWith(_values[0], StringComparison.Ordinal);
             case ValueOperator.Regex:
                 return Pattern!.IsMatch(value);
             case ValueOperator.Contains:
                 foreach (var range in value.Split(' '))
                 {
-                    if (value[range].SequenceEqual(Values[0]))
+                    if (value[range].SequenceEqual(_values[0]))
                     {
                         return true;
                     }
@@ -93,13 +96,15 @@ public sealed class ValueTest(ValueOperator op, IReadOnlyList<string> values, Re
 /// <summary><c>all: [..]</c> (and a plain list of rules).</summary>
 public sealed class AllRule(IReadOnlyList<Rule> rules, string text) : Rule(text)
 {
-    public IReadOnlyList<Rule> Rules { get; } = rules;
+    private readonly Rule[] _rules = [.. rules];
+
+    public IReadOnlyList<Rule> Rules => _rules;
 
     public override bool Holds(in RuleInput input)
     {
-        for (var i = 0; i < Rules.Count; i++)
+        foreach (var rule in _rules)
         {
-            if (!Rules[i].Holds(input))
+            if (!rule.Holds(input))
             {
                 return false;
             }
@@ -112,13 +117,15 @@ public sealed class AllRule(IReadOnlyList<Rule> rules, string text) : Rule(text)
 /// <summary><c>any: [..]</c>.</summary>
 public sealed class AnyRule(IReadOnlyList<Rule> rules, string text) : Rule(text)
 {
-    public IReadOnlyList<Rule> Rules { get; } = rules;
+    private readonly Rule[] _rules = [.. rules];
+
+    public IReadOnlyList<Rule> Rules => _rules;
 
     public override bool Holds(in RuleInput input)
     {
-        for (var i = 0; i < Rules.Count; i++)
+        foreach (var rule in _rules)
         {
-            if (Rules[i].Holds(input))
+            if (rule.Holds(input))
             {
                 return true;
             }

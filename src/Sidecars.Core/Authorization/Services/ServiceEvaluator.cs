@@ -13,15 +13,16 @@ public static class ServiceEvaluator
     {
         var service = route.Service!;
         var decision = AuthEvaluator.Evaluate(route.Requires, route.Name, tokens) with { Service = service.Service, ServiceRoute = service };
-        if (!decision.Allowed || service.Rules.Count == 0)
+        var rules = service.RuleArray;
+        if (!decision.Allowed || rules.Length == 0)
         {
             return decision;
         }
 
         var input = new RuleInput(request.Request, request.Path.Value, decision.Token?.Claims ?? default(JsonElement));
-        for (var i = 0; i < service.Rules.Count; i++)
+        for (var i = 0; i < rules.Length; i++)
         {
-            if (!service.Rules[i].Holds(input))
+            if (!rules[i].Holds(input))
             {
                 // The identity stays with the deny: in dry run the allow still sends its verified claim headers.
                 return AuthDecision.Forbidden(route.Name, decision.Provider, service.RuleReasons[i], error: null) with

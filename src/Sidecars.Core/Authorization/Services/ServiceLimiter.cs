@@ -39,21 +39,22 @@ public sealed class ServiceLimiter(IBucketStore store)
     public static bool Build(in AuthDecision decision, IRequestView request, BucketBatch batch)
     {
         batch.Clear();
-        if (decision.ServiceRoute is not { Limits.Count: > 0 } route)
+        if (decision.ServiceRoute is not { LimitArray.Length: > 0 } route)
         {
             return false;
         }
 
         batch.Domain = route.Service.Domain;
         var claims = decision.Token?.Claims ?? default(JsonElement);
-        for (var i = 0; i < route.Limits.Count; i++)
+        var limits = route.LimitArray;
+        for (var i = 0; i < limits.Length; i++)
         {
             // One pass per limit: each part is read once and written into the key; a part without a value drops the operation.
-            var limit = route.Limits[i];
+            var limit = limits[i];
             batch.Add(limit.Limit, i, hits: 1, enforced: !limit.DryRun);
             Append(batch, limit.KeyPrefix, escape: false);
             var applies = true;
-            for (var p = 0; p < limit.Parts.Count && applies; p++)
+            for (var p = 0; p < limit.PartArray.Length && applies; p++)
             {
                 applies = TryValue(limit, p, decision, request, claims, out var value);
                 if (applies)
@@ -139,7 +140,7 @@ public sealed class ServiceLimiter(IBucketStore store)
     /// <summary>The part's value in this request; false when it has none (the limit does not apply).</summary>
     private static bool TryValue(ServiceLimit limit, int index, in AuthDecision decision, IRequestView request, JsonElement claims, out ReadOnlySpan<char> value)
     {
-        var part = limit.Parts[index];
+        var part = limit.PartArray[index];
         switch (part.Kind)
         {
             case LimitPartKind.Claim:

@@ -65,7 +65,10 @@ public sealed class ServiceLimit(CompiledLimit limit, IReadOnlyList<LimitPart> p
 {
     public CompiledLimit Limit { get; } = limit;
 
-    public IReadOnlyList<LimitPart> Parts { get; } = parts;
+    public IReadOnlyList<LimitPart> Parts => PartArray;
+
+    // The array itself for the per-request loop: no interface call per part.
+    internal LimitPart[] PartArray { get; } = [.. parts];
 
     public string KeyPrefix { get; } = keyPrefix;
 
@@ -89,12 +92,20 @@ public sealed class ServiceRoute(ServicePolicy service, string name, IReadOnlyLi
     public string Name { get; } = name;
 
     /// <summary>Every rule must hold (a list means all).</summary>
-    public IReadOnlyList<Rule> Rules { get; } = rules;
+    public IReadOnlyList<Rule> Rules => RuleArray;
 
     /// <summary>The 403 reason when <see cref="Rules"/>[i] fails, built at compile time.</summary>
     public IReadOnlyList<string> RuleReasons { get; } = ruleReasons;
 
-    public IReadOnlyList<ServiceLimit> Limits { get; } = limits;
+    public IReadOnlyList<ServiceLimit> Limits => LimitArray;
+
+    // The arrays themselves for the per-request loops (ServiceEvaluator, ServiceLimiter): no interface call per item.
+    internal Rule[] RuleArray { get; } = [.. rules];
+
+    internal ServiceLimit[] LimitArray { get; } = [.. limits];
+
+    /// <summary>Whether <c>Check</c> charges a bucket for this route.</summary>
+    public bool HasLimits => LimitArray.Length > 0;
 
     public PolicyMode Mode { get; } = mode;
 
