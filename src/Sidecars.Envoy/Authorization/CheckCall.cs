@@ -46,4 +46,10 @@ public sealed class CheckCall
     public AttributeContext.Types.HttpRequest? Http { get; }
 
     public CheckHeaders? Headers { get; }
+
+    /// <summary>
+    /// Gives the pooled header bytes back (see <see cref="CheckHeaders"/>): the server calls it once this call's
+    /// answer is complete, never before; a call read again after it has no headers.
+    /// </summary>
+    public void Release() => Headers?.Release();
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Unicode;
 using Sidecars.Envoy.Wire;
@@ -9,23 +10,48 @@ namespace Sidecars.Envoy.Authorization;
 /// entry with the same key wins, a missing key or value is empty. One array of every key and value, one of offsets;
 /// a value becomes a string only when asked for (<see cref="CheckRequestView"/> keeps it for the rest of the call).
 /// </summary>
+/// <remarks>
+/// Both arrays are rented from the shared pool and given back by <see cref="Release"/>, which the server calls once
+/// the call's answer is built: they were a kilobyte of every Check's garbage (the token is most of it), a third of
+/// what a cached allow allocated on the wire. After that the headers are empty, so a late reader finds no token
+/// and is denied; nothing of them may be kept past the answer (strings made from them are copies).
+/// </remarks>
 public sealed class CheckHeaders
 {
     private const uint KeyTag = (1 << 3) | 2;
     private const uint ValueTag = (2 << 3) | 2;
 
-    private readonly byte[] _bytes;
+    private byte[] _bytes;
 
     // Per entry: key start, key length, value start, value length (in _bytes).
-    private readonly int[] _offsets;
+    private int[] _offsets;
 
-    private CheckHeaders(byte[] bytes, int[] offsets)
+    private int _count;
+
+    private CheckHeaders(byte[] bytes, int[] offsets, int count)
     {
         _bytes = bytes;
         _offsets = offsets;
+        _count = count;
     }
 
-    public int Count => _offsets.Length / 4;
+    public int Count => _count;
+
+    /// <summary>Gives the arrays back to the pool; the headers are empty afterwards. Once, when the call is answered.</summary>
+    internal void Release()
+    {
+        var (bytes, offsets) = (_bytes, _offsets);
+        (_bytes, _offsets, _count) = ([], [], 0);
+        if (offsets.Length > 0)
+        {
+            ArrayPool<int>.Shared.Return(offsets);
+        }
+
+        if (bytes.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(bytes);
+        }
+    }
 
     /// <summary>
     /// The entries at <paramref name="bounds"/> ([start, end) pairs in <paramref name="http"/>, each a whole field 3);
@@ -34,7 +60,7 @@ public sealed class CheckHeaders
     internal static CheckHeaders? From(ReadOnlySpan<byte> http, ReadOnlySpan<int> bounds)
     {
         var entries = bounds.Length / 2;
-        var offsets = new int[entries * 4];
+        var offsets = ArrayPool<int>.Shared.Rent(entries * 4);
         var size = 0;
         for (var i = 0; i < entries; i++)
         {
@@ -52,6 +78,7 @@ public sealed class CheckHeaders
                 if (!ProtoWire.TryReadTag(content, ref at, out var tag) || tag is not (KeyTag or ValueTag)
                     || !ProtoWire.TryReadLength(content, ref at, out var length))
                 {
+                    ArrayPool<int>.Shared.Return(offsets);
                     return null;
                 }
 
@@ -70,6 +97,7 @@ public sealed class CheckHeaders
 
             if (!Utf8.IsValid(http.Slice(keyStart, keyLength)) || !Utf8.IsValid(http.Slice(valueStart, valueLength)))
             {
+                ArrayPool<int>.Shared.Return(offsets);
                 return null;
             }
 
@@ -81,7 +109,7 @@ public sealed class CheckHeaders
         }
 
         // Only the keys and values are kept, packed, and the offsets moved to point into them.
-        var bytes = new byte[size];
+        var bytes = size == 0 ? [] : ArrayPool<byte>.Shared.Rent(size);
         var written = 0;
         for (var i = 0; i < entries; i++)
         {
@@ -95,7 +123,7 @@ public sealed class CheckHeaders
             }
         }
 
-        return new CheckHeaders(bytes, offsets);
+        return new CheckHeaders(bytes, offsets, entries);
     }
 
     /// <summary>The entry that holds <paramref name="name"/> (the last one, as the map keeps), or -1.</summary>

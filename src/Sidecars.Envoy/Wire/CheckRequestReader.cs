@@ -116,7 +116,13 @@ public static class CheckRequestReader
                 }
 
                 Copy(httpContent[from..], buffer, ref written);
-                return written == total ? ParseHttp(buffer.AsSpan(0, total), headers, peerAndContext) : null;
+                var call = written == total ? ParseHttp(buffer.AsSpan(0, total), headers, peerAndContext) : null;
+                if (call is null)
+                {
+                    headers.Release();
+                }
+
+                return call;
             }
             finally
             {

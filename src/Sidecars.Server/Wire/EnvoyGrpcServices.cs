@@ -25,14 +25,16 @@ internal sealed class EnvoyGrpcServices(AuthorizationServiceAdapter authorizatio
             ? Task.FromResult(new CheckAnswer(authorization.DenyUnreadable()))
             : authorization.Answer(call);
 
-        // Usually complete already: count without an async state machine on that path.
+        // Usually complete already: count without an async state machine on that path. The call's pooled header
+        // bytes go back once its answer is built (a store answering later holds the request's view until then).
         if (answer.IsCompletedSuccessfully)
         {
+            call.Release();
             CountCheck(answer.Result);
             return answer;
         }
 
-        return CountCheckAsync(answer);
+        return CountCheckAsync(answer, call);
     }
 
     public Task<RateLimitAnswer> ShouldRateLimit(RateLimitCall call, ServerCallContext context)
@@ -52,9 +54,18 @@ internal sealed class EnvoyGrpcServices(AuthorizationServiceAdapter authorizatio
     private void CountRateLimit(RateLimitAnswer answer) =>
         counters.ShouldRateLimit(answer.OverallCode == RateLimitResponse.Types.Code.Ok, answer.OverallCode == RateLimitResponse.Types.Code.OverLimit);
 
-    private async Task<CheckAnswer> CountCheckAsync(Task<CheckAnswer> answer)
+    private async Task<CheckAnswer> CountCheckAsync(Task<CheckAnswer> answer, CheckCall call)
     {
-        var response = await answer.ConfigureAwait(false);
+        CheckAnswer response;
+        try
+        {
+            response = await answer.ConfigureAwait(false);
+        }
+        finally
+        {
+            call.Release();
+        }
+
         CountCheck(response);
         return response;
     }
