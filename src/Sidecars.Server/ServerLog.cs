@@ -26,6 +26,9 @@ internal static partial class ServerLog
     [LoggerMessage(6, LogLevel.Information, "shutting down: waiting up to {Timeout} for in-flight calls")]
     public static partial void ShuttingDown(ILogger logger, TimeSpan timeout);
 
+    [LoggerMessage(22, LogLevel.Information, "SIGTERM: not ready; still answering for {Delay} before the listeners close")]
+    public static partial void Draining(ILogger logger, TimeSpan delay);
+
     [LoggerMessage(20, LogLevel.Warning, "unknown setting {Setting} ({EnvironmentVariable}) is ignored; the settings are listed in docs/CONFIG.md#server-settings")]
     public static partial void UnknownSetting(ILogger logger, string setting, string environmentVariable);
 

@@ -38,6 +38,9 @@ public sealed class ConfigState
 
     public void SetFileStatuses(IReadOnlyList<FileStatus> files) => Volatile.Write(ref _files, files);
 
+    /// <summary>When the active generation was published (as the file status tracker saw it); null before the first.</summary>
+    public DateTimeOffset? ActiveSince { get; set; }
+
     /// <summary>Publishes <paramref name="snapshot"/> as the next generation and clears the last error.</summary>
     public ConfigSnapshot Publish(ConfigSnapshot snapshot)
     {
@@ -77,4 +80,9 @@ public sealed class ConfigState
 /// version's checksum (null when no version of it is active: a new file rejected alone), and why its latest
 /// version was rejected, if it was.
 /// </summary>
-public sealed record FileStatus(string File, long Generation, string? Checksum, string? LastError);
+/// <summary>
+/// One config file as <c>/readyz</c> and <c>/config</c> show it: the generation its active version came in with, that
+/// version's checksum (of the text) and when it was loaded (both null for a file never loaded), and the last error of
+/// its latest version.
+/// </summary>
+public sealed record FileStatus(string File, long Generation, string? Checksum, string? LastError, DateTimeOffset? LoadedAt = null);

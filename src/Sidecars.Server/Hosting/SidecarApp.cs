@@ -57,7 +57,8 @@ public static class SidecarApp
         // OpenSSL's first load) on another core meanwhile. Published below, before the server listens.
         var initialConfig = Task.Run(() => ConfigReloader.ReadInitial(settings.Config));
         builder.Services.Configure<SidecarsOptions>(section);
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownTimeout);
+        // The host's timeout covers the delay, spent in ApplicationStopping before the servers stop, and the drain.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownDelay + settings.ShutdownTimeout);
 
         var grpc = ParseListener(settings.Grpc, "Grpc");
         var http = string.IsNullOrEmpty(settings.Http) ? null : ParseListener(settings.Http, "Http");
@@ -114,6 +115,7 @@ public static class SidecarApp
         builder.Services.AddSingleton<IKeyReadiness>(sp => sp.GetRequiredService<JwksManager>());
         builder.Services.AddSingleton<AuthorizationServiceAdapter>();
         builder.Services.AddSingleton<ServingState>();
+        builder.Services.AddHostedService<ShutdownDelay>();
         builder.Services.AddSingleton<HealthService>();
         builder.Services.AddEnvoyGrpc(settings.Requests.MaxMessageBytes);
 
@@ -121,6 +123,7 @@ public static class SidecarApp
         app.MapEnvoyGrpc();
         app.MapGrpcService<HealthService>();
         app.MapStatusEndpoints();
+        app.MapConfigEndpoint();
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sidecars");
         ServerLog.Starting(logger, settings.ToString());
@@ -149,6 +152,7 @@ public static class SidecarApp
         });
         lifetime.ApplicationStopping.Register(() =>
         {
+            // Readiness goes false first; ShutdownDelay keeps the listeners answering, then in-flight calls get ShutdownTimeout.
             ServerLog.ShuttingDown(logger, settings.ShutdownTimeout);
             app.Services.GetRequiredService<ServingState>().BeginShutdown();
         });

@@ -37,8 +37,15 @@ public sealed class SidecarsOptions
     /// </summary>
     public bool AllowEmptyConfig { get; set; }
 
-    /// <summary>How long in-flight calls may finish after SIGTERM.</summary>
+    /// <summary>How long in-flight calls may finish after SIGTERM (after <see cref="ShutdownDelay"/>).</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// After SIGTERM, how long readiness is false while every call is still answered, before the listeners close:
+    /// time for Kubernetes to take the pod out of its endpoints and for the Envoy beside it to drain, so no request
+    /// meets a closed socket (which Envoy's failure_mode decides). 0 closes at once.
+    /// </summary>
+    public TimeSpan ShutdownDelay { get; set; } = TimeSpan.Zero;
 
     public MemoryStoreSettings Memory { get; set; } = new();
 
@@ -71,7 +78,7 @@ public sealed class SidecarsOptions
         $"config={(string.IsNullOrEmpty(Config) ? "<embedded example>" : Config)} grpc={Grpc} http={(string.IsNullOrEmpty(Http) ? "<off>" : Http)} " +
         $"shadow_mode={ShadowMode} store={StoreDescription()} " +
         $"requests(max_descriptors={Requests.MaxDescriptors}, max_entries={Requests.MaxEntriesPerDescriptor}, max_entry_length={Requests.MaxEntryLength}, max_message_bytes={Requests.MaxMessageBytes}) " +
-        $"headers(legacy={Headers.Enabled}, draft={Headers.Draft}, backend={Headers.Backend}) reload(poll={ReloadPollInterval}, debounce={ReloadDebounce}) shutdown_timeout={ShutdownTimeout} " +
+        $"headers(legacy={Headers.Enabled}, draft={Headers.Draft}, backend={Headers.Backend}) reload(poll={ReloadPollInterval}, debounce={ReloadDebounce}) shutdown_delay={ShutdownDelay} shutdown_timeout={ShutdownTimeout} " +
         $"auth(expose_reason={Auth.ExposeReason}, reason_header={Auth.ReasonHeader}, realm={(Auth.Realm.Length == 0 ? "<none>" : Auth.Realm)}, token_cache={Auth.TokenCacheSize}) " +
         $"jwks(fetch_timeout={Jwks.FetchTimeout}, max_bytes={Jwks.MaxBytes}, min_refresh={Jwks.MinRefreshInterval}, retry={Jwks.RetryAfterFailure}, jitter={Jwks.Jitter}) " +
         $"require_keys_for_readiness={RequireKeysForReadiness} connections({Connections}) unix_socket_mode={(UnixSocketMode.Length == 0 ? "<umask>" : UnixSocketMode)} raise_file_limit={RaiseFileLimit}";

@@ -86,4 +86,5 @@ internal sealed record JwksStatus(
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(ReadyStatus))]
+[JsonSerializable(typeof(ConfigView))]
 internal sealed partial class StatusJsonContext : JsonSerializerContext;
