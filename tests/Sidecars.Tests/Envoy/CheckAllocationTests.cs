@@ -154,6 +154,30 @@ public sealed class CheckAllocationTests
     }
 
     [Fact]
+    public async Task Pooled_header_bytes_never_carry_one_calls_headers_into_the_next()
+    {
+        var (adapter, _) = Adapter(Yaml());
+        ReadOnlyMemory<byte> withToken = Request(TestTokens.Rs256()).ToByteArray();
+        var bare = Request("x");
+        bare.Attributes.Request.Http.Headers.Remove("authorization");
+        ReadOnlyMemory<byte> withoutToken = bare.ToByteArray();
+
+        // A call with a token and one without, in turn, each released once answered (as the server does), on one
+        // thread so each rents the arrays the other gave back: the bare one must never see the other's token.
+        for (var i = 0; i < 200; i++)
+        {
+            var allowed = EnvoyWire.ReadCheck(withToken);
+            Assert.Equal(0, (await adapter.Answer(allowed)).StatusCode);
+            allowed.Release();
+
+            var next = EnvoyWire.ReadCheck(withoutToken);
+            Assert.Equal(-1, next.Headers!.Find("authorization"));
+            Assert.Equal(global::Envoy.Type.V3.StatusCode.Unauthorized, (await adapter.Answer(next)).ToMessage().DeniedResponse.Status.Code);
+            next.Release();
+        }
+    }
+
+    [Fact]
     public async Task A_call_read_after_its_release_has_no_token_and_is_denied()
     {
         var (adapter, _) = Adapter(Yaml());
