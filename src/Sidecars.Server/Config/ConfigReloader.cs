@@ -12,10 +12,10 @@ namespace Sidecars.Server.Config;
 /// A reload whose files did not change is skipped; an invalid one is logged and counted, the last good
 /// snapshot staying active.
 /// </summary>
-public sealed class ConfigReloader(ConfigState state, IOptions<SidecarsOptions> options, ILogger<ConfigReloader> logger) : BackgroundService
+public sealed class ConfigReloader(ConfigState state, IOptions<SidecarsOptions> options, ILogger<ConfigReloader> logger, TimeProvider time) : BackgroundService
 {
     private readonly SemaphoreSlim _changed = new(0, 1);
-    private readonly FileStatusTracker _files = new(state);
+    private readonly FileStatusTracker _files = new(state, time);
     private volatile bool _watcherFailed;
     private bool _watcherFailureLogged;
     private long _compiles;

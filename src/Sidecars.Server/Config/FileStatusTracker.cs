@@ -7,12 +7,11 @@ namespace Sidecars.Server.Config;
 /// version came in with, when it was loaded, that version's checksum, and the last error of its latest version.
 /// Recomputed after each reload.
 /// </summary>
-internal sealed class FileStatusTracker(ConfigState state, TimeProvider? time = null)
+internal sealed class FileStatusTracker(ConfigState state, TimeProvider time)
 {
     // Per file: the checksum of its active version, the generation that version came in with, and when.
     private readonly Dictionary<string, (string Checksum, long Generation, DateTimeOffset LoadedAt)> _activeVersions = new(StringComparer.Ordinal);
     private readonly Lock _filesLock = new();
-    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private long _seenGeneration;
 
     /// <summary>Recomputes the per-file status after a reload: every active file, and every file with an error.</summary>
@@ -20,7 +19,7 @@ internal sealed class FileStatusTracker(ConfigState state, TimeProvider? time = 
     {
         lock (_filesLock)
         {
-            var now = _time.GetUtcNow();
+            var now = time.GetUtcNow();
             if (active.Generation != _seenGeneration)
             {
                 _seenGeneration = active.Generation;

@@ -58,7 +58,7 @@ public static class SidecarApp
         var initialConfig = Task.Run(() => ConfigReloader.ReadInitial(settings.Config));
         builder.Services.Configure<SidecarsOptions>(section);
         // The host's timeout covers the delay, spent in ApplicationStopping before the servers stop, and the drain.
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownDelay + settings.ShutdownTimeout);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = (settings.ShutdownDelay > TimeSpan.Zero ? settings.ShutdownDelay : TimeSpan.Zero) + settings.ShutdownTimeout);
 
         var grpc = ParseListener(settings.Grpc, "Grpc");
         var http = string.IsNullOrEmpty(settings.Http) ? null : ParseListener(settings.Http, "Http");

@@ -46,4 +46,14 @@ internal static class TestTokens
 
     public static string Rs256(string? payload = null, string kid = "rsa-1") =>
         Sign($$"""{"alg":"RS256","typ":"JWT","kid":"{{kid}}"}""", payload ?? Claims(), "RS256");
+
+    /// <summary>
+    /// A token of issuer <c>https://idp.example.com/</c> valid now on the wall clock (issued 10 s ago, for 10 minutes):
+    /// for a real server process, whose clock the test cannot set.
+    /// </summary>
+    public static string LiveRs256(string sub)
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        return Rs256($$"""{"iss":"https://idp.example.com/","sub":"{{sub}}","iat":{{now - 10}},"exp":{{now + 600}}}""");
+    }
 }

@@ -57,6 +57,7 @@ public sealed class StartupFailureTests
 
     [Theory]
     [InlineData("SIDECARS__HEADERS__ENABLED", "yesplease", "setting Sidecars:Headers:Enabled (SIDECARS__HEADERS__ENABLED) = 'yesplease' is not a boolean (true or false)")]
+    [InlineData("SIDECARS__SHUTDOWNDELAY", "5 seconds", "setting Sidecars:ShutdownDelay (SIDECARS__SHUTDOWNDELAY) = '5 seconds' is not a duration ([d.]hh:mm:ss[.fff], e.g. 00:00:05)")]
     [InlineData("SIDECARS__SHUTDOWNTIMEOUT", "15s", "setting Sidecars:ShutdownTimeout (SIDECARS__SHUTDOWNTIMEOUT) = '15s' is not a duration ([d.]hh:mm:ss[.fff], e.g. 00:00:05)")]
     [InlineData("SIDECARS__MEMORY__MAXKEYS", "lots", "setting Sidecars:Memory:MaxKeys (SIDECARS__MEMORY__MAXKEYS) = 'lots' is not an integer")]
     [InlineData("SIDECARS__REDIS__ONBACKENDERROR", "maybe", "setting Sidecars:Redis:OnBackendError (SIDECARS__REDIS__ONBACKENDERROR) = 'maybe' is not one of Allow, Deny, Local")]

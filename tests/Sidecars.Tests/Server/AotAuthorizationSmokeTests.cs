@@ -37,8 +37,7 @@ public sealed class AotAuthorizationSmokeTests
 
             using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
             var client = new global::Envoy.Service.Auth.V3.Authorization.AuthorizationClient(channel);
-            var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-            var token = TestTokens.Rs256($$"""{"iss":"https://idp.example.com/","sub":"user-1","iat":{{now - 60}},"exp":{{now + 600}}}""");
+            var token = TestTokens.LiveRs256("user-1");
 
             var allowed = await client.CheckAsync(Check("Bearer " + token));
             Assert.Equal(0, allowed.Status.Code);
@@ -86,8 +85,7 @@ public sealed class AotAuthorizationSmokeTests
             await AotBinary.WaitReadyAsync(http);
             using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
             var client = new global::Envoy.Service.Auth.V3.Authorization.AuthorizationClient(channel);
-            var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-            var token = TestTokens.Rs256($$"""{"iss":"https://idp.example.com/","sub":"user-9","iat":{{now - 60}},"exp":{{now + 600}}}""");
+            var token = TestTokens.LiveRs256("user-9");
             CheckRequest Request((string, string) credential, string ip = "10.1.1.1") =>
                 Sidecars.Tests.Authorization.Services.ServiceHarness.Request("orders.example.com", "/orders/1", headers: [credential, ("x-env", "prod")], sourceIp: ip);
 

@@ -62,6 +62,14 @@ public sealed class ConfigEndpointTests
         var modulus = JsonDocument.Parse(ServiceHarness.Jwks()).RootElement.GetProperty("keys")[0].GetProperty("n").GetString()!;
         Assert.DoesNotContain(modulus[..24], body, StringComparison.Ordinal);
 
+        // Read-only: another method is refused, a query changes nothing.
+        using (var post = await server.Http.PostAsync("/config", new StringContent("{}")))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.MethodNotAllowed, post.StatusCode);
+        }
+
+        Assert.Equal(body, await server.Http.GetStringAsync("/config?generation=99&file=../../etc/passwd"));
+
         // A broken edit: rejected alone, located, the active version and its load time unchanged.
         directory.Write("orders.yaml", Orders().Replace("match:", "mtach:", StringComparison.Ordinal));
         Assert.True(await Eventually.TrueAsync(async () => File(await Config(server), "orders.yaml").GetProperty("last_error").ValueKind == JsonValueKind.String), "the broken edit never showed");

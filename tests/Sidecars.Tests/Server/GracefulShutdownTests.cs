@@ -54,8 +54,7 @@ public sealed class GracefulShutdownTests
             await AotBinary.WaitReadyAsync(http);
             using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
             var client = new AuthorizationClient(channel);
-            var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-            var token = TestTokens.Rs256($$"""{"iss":"https://idp.example.com/","sub":"user-1","iat":{{now - 10}},"exp":{{now + 600}}}""");
+            var token = TestTokens.LiveRs256("user-1");
             Assert.Equal(0, (await client.CheckAsync(Request(token))).Status.Code);
 
             // A steady load on four workers; each call's start time (from the SIGTERM) and outcome is kept.
@@ -86,15 +85,17 @@ public sealed class GracefulShutdownTests
             await Task.Delay(500);
 
             sigtermAt = clock.Elapsed;
-            var sigtermWall = DateTime.Now;
             using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(CultureInfo.InvariantCulture)])!)
             {
                 await kill.WaitForExitAsync();
             }
 
+            // When the process ends, on the test's own clock.
+            var exited = process.WaitForExitAsync().ContinueWith(_ => clock.Elapsed - sigtermAt, TaskScheduler.Default);
+
             var notReadyAfter = await NotReadyAsync(http, clock, sigtermAt);
-            Assert.True(process.WaitForExit(15_000), "the process did not exit after SIGTERM");
-            var exitedAfter = process.ExitTime - sigtermWall;
+            Assert.True(await Task.WhenAny(exited, Task.Delay(15_000)) == exited, "the process did not exit after SIGTERM");
+            var exitedAfter = await exited;
             await stop.CancelAsync();
             await Task.WhenAll(workers);
             Assert.Equal(0, process.ExitCode);

@@ -35,9 +35,7 @@ public sealed class ServicePolicyServerTests
     private static CheckRequest Request(string sub, string ip = "10.1.2.3", string tier = "gold")
     {
         var request = ServiceHarness.Request("orders.example.com", "/orders/1", sourceIp: ip, context: [("tier", tier)]);
-        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        request.Attributes.Request.Http.Headers["authorization"] = "Bearer " + Sidecars.Tests.Authentication.TestTokens.Rs256(
-            $$"""{"iss":"https://idp.example.com/","sub":"{{sub}}","iat":{{now - 10}},"exp":{{now + 600}}}""");
+        request.Attributes.Request.Http.Headers["authorization"] = "Bearer " + Sidecars.Tests.Authentication.TestTokens.LiveRs256(sub);
         request.Attributes.Request.Http.Headers["user-agent"] = "test";
         request.Attributes.Destination = new AttributeContext.Types.Peer { Address = new Address { SocketAddress = new SocketAddress { Address = "10.9.9.9", PortValue = 443 } } };
         return request;

@@ -42,7 +42,7 @@ public sealed class UnchangedReloadTests
         directory.Write("auth.yaml", Auth);
         directory.Write("partners-jwks.json", Jwks("ec-1"));
         var state = new ConfigState();
-        var reloader = new ConfigReloader(state, Options.Create(new SidecarsOptions { Config = directory.Path }), NullLogger<ConfigReloader>.Instance);
+        var reloader = new ConfigReloader(state, Options.Create(new SidecarsOptions { Config = directory.Path }), NullLogger<ConfigReloader>.Instance, TimeProvider.System);
         reloader.LoadInitial();
         Assert.Equal(1, state.Current.Generation);
 
